@@ -1,0 +1,1 @@
+"""Everything needed to run the pipeline without Azure. Never deployed."""
