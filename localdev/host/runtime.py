@@ -1,0 +1,99 @@
+"""The running host: the HTTP server, one listener per Service Bus function, and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from localdev.host.auth import HostKeys
+from localdev.host.config import HostOptions
+from localdev.host.discovery import HttpFunction, ServiceBusFunction
+from localdev.host.http_server import MAX_REQUEST_BODY_BYTES, build_http_app
+from localdev.host.invocation import Invoker, log_event
+from localdev.host.routing import Router
+from localdev.host.servicebus_trigger import QueueListener
+
+
+@dataclass
+class LocalHost:
+    """Everything `python -m localdev host` runs, built from the discovered functions."""
+
+    functions: Sequence[HttpFunction | ServiceBusFunction]
+    options: HostOptions
+    keys: HostKeys
+    app_directory: Path
+    host: str = "127.0.0.1"
+    port: int = 7071
+    shutdown_timeout: float = 30.0
+    max_body_bytes: int = MAX_REQUEST_BODY_BYTES
+
+    async def run(self, stopping: asyncio.Event) -> int:
+        """Serve until `stopping` is set; 0 after a clean stop, 1 if a listener crashed."""
+        invoker = Invoker(self.app_directory)
+        http_functions = [f for f in self.functions if isinstance(f, HttpFunction)]
+        router = Router(self.options.route_prefix, http_functions)
+        app = build_http_app(router, self.keys, invoker, self.max_body_bytes)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            log_event(
+                "host.port_in_use", logging.ERROR, host=self.host, port=self.port, error=str(exc)
+            )
+            return 2
+        self._announce(http_functions)
+        listeners = [
+            QueueListener(f, self.options.service_bus, invoker)
+            for f in self.functions
+            if isinstance(f, ServiceBusFunction)
+        ]
+        tasks = [
+            asyncio.create_task(listener.run(stopping, self.shutdown_timeout))
+            for listener in listeners
+        ]
+        code = await self._wait(stopping, tasks)
+        log_event("host.stopping", in_flight_messages=sum(x.in_flight for x in listeners))
+        await asyncio.gather(runner.cleanup(), *tasks, return_exceptions=True)
+        invoker.close(wait=False)
+        log_event("host.stopped")
+        return code
+
+    async def _wait(self, stopping: asyncio.Event, tasks: list[asyncio.Task[None]]) -> int:
+        stop = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        crashed = [t for t in done if t is not stop and t.exception() is not None]
+        for task in crashed:
+            log_event("host.listener_crashed", logging.ERROR, error=repr(task.exception()))
+        stopping.set()
+        return 1 if crashed else 0
+
+    def _announce(self, http_functions: list[HttpFunction]) -> None:
+        base = f"http://{self.host}:{self.port}"
+        for function in http_functions:
+            path = "/".join(p for p in (self.options.route_prefix, function.route) if p)
+            log_event(
+                "host.function",
+                function=function.name,
+                trigger="http",
+                url=f"{base}/{path}",
+                methods=sorted(function.methods) if function.methods else "any",
+                auth_level=function.auth_level,
+            )
+        for queue_function in self.functions:
+            if isinstance(queue_function, ServiceBusFunction):
+                log_event(
+                    "host.function",
+                    function=queue_function.name,
+                    trigger="servicebus",
+                    queue=queue_function.queue_name,
+                    connection=queue_function.connection_setting,
+                )
+        log_event("host.ready", url=base)
