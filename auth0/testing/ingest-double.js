@@ -1,0 +1,55 @@
+'use strict';
+/**
+ * A real HTTP server on 127.0.0.1 (port 0) standing in for the ingest: it answers from a
+ * script, fails on purpose, and records every request it received.
+ */
+const http = require('node:http');
+
+/**
+ * Each script step answers one request, in order; the last step repeats. A step is
+ * `{status, headers, body}`, the string 'hang' (read the request, never answer), or a
+ * function `(request) => step`.
+ */
+async function startIngestDouble(script) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const request = {
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        receivedAt: Date.now(),
+      };
+      requests.push(request);
+      let step = script[Math.min(requests.length, script.length) - 1];
+      if (typeof step === 'function') step = step(request);
+      if (step === 'hang') return;
+      res.writeHead(step.status, step.headers ?? {});
+      res.end(step.body ?? '');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/api/registrations`,
+    requests,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A loopback URL nothing listens on: bind a port, note it, release it. */
+async function refusedUrl() {
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}/api/registrations`;
+}
+
+module.exports = { startIngestDouble, refusedUrl };
