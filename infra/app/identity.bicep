@@ -1,0 +1,23 @@
+// The one identity the Function App runs as. User-assigned, so role
+// assignments can be created before the app exists and survive its
+// re-creation; every connection setting names it by client id.
+
+@description('Name of the user-assigned managed identity.')
+param name string
+
+@description('Region of the identity.')
+param location string
+
+@description('Tags for the identity.')
+param tags object
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: name
+  location: location
+  tags: tags
+}
+
+output id string = identity.id
+output name string = identity.name
+output principalId string = identity.properties.principalId
+output clientId string = identity.properties.clientId

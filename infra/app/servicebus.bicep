@@ -1,0 +1,69 @@
+// Service Bus namespace and the "registrations" queue. Standard tier:
+// Basic has no duplicate detection, and the design relies on it (the
+// message id is a hash of tenant + user id, so a retried signup is dropped
+// by the broker). Local (SAS) auth is off: only Entra identities with a
+// data role can send or receive.
+
+@description('Globally unique namespace name (6-50 letters, digits, hyphens).')
+@minLength(6)
+@maxLength(50)
+param name string
+
+@description('Region of the namespace.')
+param location string
+
+@description('Tags for the namespace.')
+param tags object
+
+@description('Queue the ingest function sends to and the processor is triggered by (setting REGISTRATIONS_QUEUE).')
+param queueName string
+
+@allowed([
+  1024
+  2048
+  3072
+  4096
+  5120
+])
+@description('Queue size cap. Standard allows up to 5 GB: about 2.5 hours of backlog at the 1M signups/hour peak with ~2 KB messages.')
+param maxSizeInMegabytes int = 5120
+
+resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+    tier: 'Standard'
+  }
+  properties: {
+    disableLocalAuth: true
+    minimumTlsVersion: '1.2'
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+// The design's queue defaults (DESIGN.md "Queue defaults"): the emulator's
+// localdev/servicebus/config.json carries the same values, and
+// tests/infra/test_settings_drift.py keeps the two in step.
+resource queue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: namespace
+  name: queueName
+  properties: {
+    maxDeliveryCount: 10
+    lockDuration: 'PT1M'
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT1H'
+    deadLetteringOnMessageExpiration: true
+    defaultMessageTimeToLive: 'P14D'
+    requiresSession: false
+    enableBatchedOperations: true
+    maxSizeInMegabytes: maxSizeInMegabytes
+  }
+}
+
+output name string = namespace.name
+// "https://<name>.servicebus.windows.net:443/" -> "<name>.servicebus.windows.net",
+// so sovereign clouds get their own suffix.
+output fullyQualifiedNamespace string = split(replace(namespace.properties.serviceBusEndpoint, 'https://', ''), ':')[0]
+output queueName string = queue.name
