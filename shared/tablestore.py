@@ -1,0 +1,258 @@
+"""The table store: a small interface over Table Storage, and two implementations.
+
+`TableStore` is what the registration and failure code talk to.
+`AzureTableStore` wraps one `azure.data.tables.TableClient` and converts SDK
+exceptions at this boundary (see `shared.errors`); `InMemoryTableStore`
+has the same semantics (ETags, insert-if-absent, key ranges) for unit tests.
+
+Entities are flat dicts of str / int / bool values plus `PartitionKey` and
+`RowKey`; None values are not stored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.errors import (
+    EntityExists,
+    ETagMismatch,
+    StorageRejected,
+    StorageUnavailable,
+)
+
+Entity = dict[str, Any]
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Half-open `[start, stop)` range of keys; `stop=None` means exactly `start`."""
+
+    start: str
+    stop: str | None = None
+
+    @classmethod
+    def exactly(cls, key: str) -> KeyRange:
+        return cls(key)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if self.stop is None:
+            return key == self.start
+        return self.start <= key < self.stop
+
+
+@dataclass(frozen=True)
+class StoredEntity:
+    """An entity as read, with the ETag a conditional replace needs."""
+
+    entity: Entity
+    etag: str
+
+
+class TableStore(Protocol):
+    """What the pipeline needs from a table. Errors are `shared.errors` types."""
+
+    def get(self, partition_key: str, row_key: str) -> StoredEntity | None:
+        """Point read; None when absent."""
+        ...
+
+    def insert(self, entity: Entity) -> str:
+        """Insert if absent, returning the ETag; `EntityExists` otherwise."""
+        ...
+
+    def replace(self, entity: Entity, etag: str) -> str:
+        """Replace only if unchanged since `etag`; `ETagMismatch` otherwise."""
+        ...
+
+    def upsert(self, entity: Entity) -> None:
+        """Insert or replace unconditionally."""
+        ...
+
+    def delete(self, partition_key: str, row_key: str) -> None:
+        """Delete if present (absent is fine)."""
+        ...
+
+    def query(self, partitions: KeyRange, rows: KeyRange | None = None) -> Iterator[Entity]:
+        """Entities whose keys fall in the ranges, ordered by (PartitionKey, RowKey)."""
+        ...
+
+
+class InMemoryTableStore:
+    """A `TableStore` in a dict, thread-safe, with real ETag semantics."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], StoredEntity] = {}
+        self._lock = threading.Lock()
+        self._versions = itertools.count(1)
+
+    def _stamp(self, entity: Entity) -> str:
+        etag = f'W/"{next(self._versions)}"'
+        key = (entity["PartitionKey"], entity["RowKey"])
+        self._rows[key] = StoredEntity(_clean(entity), etag)
+        return etag
+
+    def get(self, partition_key: str, row_key: str) -> StoredEntity | None:
+        with self._lock:
+            found = self._rows.get((partition_key, row_key))
+            return None if found is None else StoredEntity(dict(found.entity), found.etag)
+
+    def insert(self, entity: Entity) -> str:
+        with self._lock:
+            if (entity["PartitionKey"], entity["RowKey"]) in self._rows:
+                raise EntityExists(f"{entity['PartitionKey']}/{entity['RowKey']}")
+            return self._stamp(entity)
+
+    def replace(self, entity: Entity, etag: str) -> str:
+        with self._lock:
+            current = self._rows.get((entity["PartitionKey"], entity["RowKey"]))
+            if current is None or current.etag != etag:
+                raise ETagMismatch(f"{entity['PartitionKey']}/{entity['RowKey']}")
+            return self._stamp(entity)
+
+    def upsert(self, entity: Entity) -> None:
+        with self._lock:
+            self._stamp(entity)
+
+    def delete(self, partition_key: str, row_key: str) -> None:
+        with self._lock:
+            self._rows.pop((partition_key, row_key), None)
+
+    def query(self, partitions: KeyRange, rows: KeyRange | None = None) -> Iterator[Entity]:
+        with self._lock:
+            hits = [
+                dict(stored.entity)
+                for (pk, rk), stored in sorted(self._rows.items())
+                if pk in partitions and (rows is None or rk in rows)
+            ]
+        return iter(hits)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def _clean(entity: Entity) -> Entity:
+    return {key: value for key, value in entity.items() if value is not None}
+
+
+def _range_filter(column: str, keys: KeyRange, name: str, params: dict[str, str]) -> str:
+    if keys.stop is None:
+        params[name] = keys.start
+        return f"{column} eq @{name}"
+    params[name + "_from"], params[name + "_to"] = keys.start, keys.stop
+    return f"{column} ge @{name}_from and {column} lt @{name}_to"
+
+
+def convert_azure_error(exc: AzureError) -> Exception:
+    """Map an azure-core exception to the project's hierarchy (callers `raise ... from exc`)."""
+    if isinstance(exc, ResourceExistsError):
+        return EntityExists(str(exc.reason or "entity exists"))
+    if isinstance(exc, ResourceModifiedError):
+        return ETagMismatch(str(exc.reason or "entity changed"))
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return StorageUnavailable(f"{type(exc).__name__}: {exc.message}")
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code or 0
+        if status == 412:
+            return ETagMismatch(str(exc.reason or "precondition failed"))
+        if status in TRANSIENT_STATUS or status == 0:
+            return StorageUnavailable(f"table service answered {status} {exc.reason or ''}".strip())
+        return StorageRejected(f"table service answered {status} {exc.reason or ''}".strip())
+    return StorageUnavailable(f"{type(exc).__name__}: {exc.message}")
+
+
+class AzureTableStore:
+    """A `TableStore` over one Azure Tables / Azurite table.
+
+    The SDK's own retries are switched off by `shared.clients` so tenacity
+    (`shared.retries`) is the one retry policy.
+    """
+
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    @property
+    def table_name(self) -> str:
+        return self._table.table_name
+
+    def ensure_table(self) -> None:
+        """Create the table if it does not exist (idempotent)."""
+        try:
+            self._table.create_table()
+        except ResourceExistsError:
+            return
+        except AzureError as exc:
+            raise convert_azure_error(exc) from exc
+
+    def get(self, partition_key: str, row_key: str) -> StoredEntity | None:
+        try:
+            found = self._table.get_entity(partition_key, row_key)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise convert_azure_error(exc) from exc
+        return StoredEntity(dict(found), str(found.metadata["etag"]))
+
+    def insert(self, entity: Entity) -> str:
+        try:
+            return str(self._table.create_entity(_clean(entity))["etag"])
+        except AzureError as exc:
+            raise convert_azure_error(exc) from exc
+
+    def replace(self, entity: Entity, etag: str) -> str:
+        try:
+            result = self._table.update_entity(
+                _clean(entity),
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceNotFoundError as exc:  # deleted since read: the ETag no longer matches
+            raise ETagMismatch("entity deleted since read") from exc
+        except AzureError as exc:
+            raise convert_azure_error(exc) from exc
+        return str(result["etag"])
+
+    def upsert(self, entity: Entity) -> None:
+        try:
+            self._table.upsert_entity(_clean(entity), mode=UpdateMode.REPLACE)
+        except AzureError as exc:
+            raise convert_azure_error(exc) from exc
+
+    def delete(self, partition_key: str, row_key: str) -> None:
+        try:
+            self._table.delete_entity(partition_key, row_key)
+        except ResourceNotFoundError:
+            return
+        except AzureError as exc:
+            raise convert_azure_error(exc) from exc
+
+    def query(self, partitions: KeyRange, rows: KeyRange | None = None) -> Iterator[Entity]:
+        params: dict[str, str] = {}
+        clauses = [_range_filter("PartitionKey", partitions, "pk", params)]
+        if rows is not None:
+            clauses.append(_range_filter("RowKey", rows, "rk", params))
+        try:
+            for entity in self._table.query_entities(" and ".join(clauses), parameters=params):
+                yield dict(entity)
+        except ResourceNotFoundError:  # the table does not exist yet: nothing was written
+            return
+        except AzureError as exc:
+            raise convert_azure_error(exc) from exc
