@@ -181,6 +181,14 @@ function readConfig(secrets) {
   if (missing.length > 0) {
     throw new ActionConfigError(`missing Action secret(s): ${missing.join(', ')}`);
   }
+  const unreplaced = [...REQUIRED_SECRETS, 'SEND_FIELDS'].filter((name) =>
+    /^##\w+##$/.test(String(secrets[name] ?? '').trim()),
+  );
+  if (unreplaced.length > 0) {
+    throw new ActionConfigError(
+      `Action secret(s) still hold a deploy keyword, add them to AUTH0_KEYWORD_REPLACE_MAPPINGS: ${unreplaced.join(', ')}`,
+    );
+  }
   let url;
   try {
     url = new URL(secrets.INGEST_URL.trim());
