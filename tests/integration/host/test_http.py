@@ -80,11 +80,12 @@ async def test_function_error_is_500_and_logged(sample_host):
     host = sample_host()
     assert (await request("GET", f"{host.url}/api/boom"))[0] == 500
     failed = [
-        l
-        for l in host.log_lines()
-        if l.get("message") == "invocation" and l.get("function") == "boom"
+        line
+        for line in host.log_lines()
+        if line.get("message") == "invocation" and line.get("function") == "boom"
     ]
-    assert failed and failed[0]["outcome"] == "failed"
+    assert failed
+    assert failed[0]["outcome"] == "failed"
     assert "boom on purpose" in failed[0]["exception"]
 
 
