@@ -7,6 +7,7 @@ const EVENTS_DIR = path.join(__dirname, 'events');
 const EVENT_NAMES = fs
   .readdirSync(EVENTS_DIR)
   .filter((name) => name.endsWith('.json'))
+  .sort()
   .map((name) => name.slice(0, -'.json'.length));
 
 /** A fresh copy of the named event (testing/events/<name>.json), with `secrets` merged in. */
