@@ -1,0 +1,10 @@
+"""The Azure Functions entry point: the app and its two blueprints, nothing else."""
+
+import azure.functions as func
+
+from ingest.function import bp as ingest_blueprint
+from processor.function import bp as processor_blueprint
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(ingest_blueprint)
+app.register_functions(processor_blueprint)

@@ -1,0 +1,1 @@
+"""The ingest role: HTTP trigger (`ingest.function`) over plain service code (`ingest.service`)."""

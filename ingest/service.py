@@ -1,0 +1,177 @@
+"""Ingest: verify, validate and enqueue one signed registration. Knows nothing of azure.functions.
+
+Every row of the ingest table in DESIGN.md is decided in `IngestService.handle`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ingest.publisher import OutgoingMessage, RegistrationPublisher
+from shared import keys
+from shared.errors import (
+    InvalidEvent,
+    PayloadTooLarge,
+    QueueUnavailable,
+    SignatureError,
+    UnsupportedMediaType,
+)
+from shared.events import EVENT_TYPE, RegistrationEvent, parse_event
+from shared.ids import correlation_id_from_headers, new_correlation_id, registration_id
+from shared.log import log_outcome
+from shared.retries import INGEST_PUBLISH_RETRY, RetryPolicy
+from shared.signing import SignatureVerifier
+
+MAX_BODY_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = 5
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("ingest")
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """What ingest needs of an HTTP request; header names are matched case-insensitively."""
+
+    body: bytes
+    headers: Mapping[str, str]
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+
+@dataclass(frozen=True)
+class IngestResponse:
+    """Status, JSON body and headers for the HTTP adapter."""
+
+    status: int
+    body: dict[str, object]
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body_bytes(self) -> bytes:
+        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+
+def problem(status: int, title: str, correlation_id: str, **extra: object) -> IngestResponse:
+    """An RFC 9457 problem response carrying the correlation id."""
+    body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
+    body.update(extra)
+    body["correlation_id"] = correlation_id
+    return IngestResponse(status, body, PROBLEM_JSON)
+
+
+def content_length_too_large(value: str | None) -> bool:
+    """True when a Content-Length header announces more than the limit."""
+    try:
+        return value is not None and int(value.strip()) > MAX_BODY_BYTES
+    except ValueError:
+        return False  # a malformed header is not a size claim; the real length is checked next
+
+
+def is_json(content_type: str | None) -> bool:
+    """`application/json`, any case, parameters (charset) allowed."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
+
+
+def build_message(
+    event: RegistrationEvent, correlation_id: str, received_at: datetime
+) -> OutgoingMessage:
+    """The Service Bus message for a validated event (DESIGN: the message contract)."""
+    return OutgoingMessage(
+        body=event.canonical_json(),
+        message_id=registration_id(event.tenant_id, event.user_id),
+        correlation_id=correlation_id,
+        subject=EVENT_TYPE,
+        application_properties={
+            "schema_version": event.schema_version,
+            "tenant": event.tenant_id,
+            "correlation_id": correlation_id,
+            "received_at": keys.iso(received_at),
+        },
+    )
+
+
+class IngestService:
+    """Decides every ingest answer; the HTTP trigger only adapts types."""
+
+    def __init__(
+        self,
+        verifier: SignatureVerifier,
+        publisher: RegistrationPublisher,
+        policy: RetryPolicy = INGEST_PUBLISH_RETRY,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._verifier = verifier
+        self._publisher = publisher
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+
+    def handle(self, request: IngestRequest, correlation_id: str) -> IngestResponse:
+        """Answer one request (raises only for the unexpected: the caller answers 500)."""
+        if content_length_too_large(request.header("content-length")):
+            raise PayloadTooLarge("Content-Length over the limit")
+        if len(request.body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge("body over the limit")
+        if not is_json(request.header("content-type")):
+            raise UnsupportedMediaType("not application/json")
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidEvent([("body", "is not UTF-8 text")]) from None
+        self._verifier.verify(text, request.headers)
+        event = parse_event(text)
+        message = build_message(event, correlation_id, self._clock())
+        self._policy.retrying(sleep=self._sleep)(self._publisher.publish, message)
+        return IngestResponse(202, {"id": message.message_id, "status": "accepted"})
+
+
+def respond(service: Callable[[], IngestService], request: IngestRequest) -> IngestResponse:
+    """Run the service and map every outcome to an answer, logging one line per request."""
+    started = time.monotonic()
+    correlation_id = correlation_id_from_headers(dict(request.headers)) or new_correlation_id()
+    error_type = None
+    try:
+        response = service().handle(request, correlation_id)
+    except PayloadTooLarge:
+        response = problem(413, "Payload too large", correlation_id, max_bytes=MAX_BODY_BYTES)
+    except UnsupportedMediaType:
+        response = problem(415, "Unsupported media type: send application/json", correlation_id)
+    except SignatureError as exc:
+        response = problem(401, "Invalid webhook signature", correlation_id, detail=str(exc))
+    except InvalidEvent as exc:
+        invalid = [{"field": name, "reason": reason} for name, reason in exc.errors]
+        response = problem(
+            400, "Invalid registration event", correlation_id, detail=str(exc), errors=invalid
+        )
+        error_type = type(exc).__name__
+    except QueueUnavailable as exc:
+        response = problem(503, "Queue unavailable, retry later", correlation_id)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        error_type = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        logger.exception("ingest failed unexpectedly (correlation_id=%s)", correlation_id)
+        response = problem(500, "Internal error", correlation_id)
+        error_type = type(exc).__name__
+    response.headers["x-correlation-id"] = correlation_id
+    status = response.status
+    log_outcome(
+        logger,
+        "ingest",
+        level=logging.INFO if status < 500 else logging.ERROR,
+        status=status,
+        outcome="accepted" if status == 202 else "rejected",
+        message_id=response.body.get("id"),
+        correlation_id=correlation_id,
+        error_type=error_type,
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+    return response

@@ -1,0 +1,1 @@
+"""The processor role: Service Bus trigger (`processor.function`) over `processor.service`."""
