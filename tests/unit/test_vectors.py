@@ -1,9 +1,10 @@
 """Cross-language vectors (tests/vectors/webhooks.json, made by auth0/scripts/generate-vectors.js).
 
 The Auth0 Action signs in JavaScript; the ingest verifies in Python. These tests hold the
-Python side to the same bytes: the `standardwebhooks` package accepts every signature the
-Action made, `shared.ids.registration_id` gives the Action's ids, and every body the Action
-sends parses as payload v1 with the id it was sent under.
+Python side to the same bytes: the `standardwebhooks` package and the ingest's
+`shared.signing.SignatureVerifier` accept every signature the Action made,
+`shared.ids.registration_id` gives the Action's ids, and every body the Action sends parses
+as payload v1 with the id it was sent under.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import pytest
 import standardwebhooks.webhooks as webhooks_module
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from shared.errors import SignatureError
 from shared.events import parse_event
 from shared.ids import registration_id
+from shared.signing import SignatureVerifier, signed_headers
 
 VECTORS_PATH = Path(__file__).resolve().parents[1] / "vectors" / "webhooks.json"
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
@@ -104,6 +107,26 @@ def test_a_stale_or_altered_delivery_is_refused(vector: dict[str, Any], clock_at
     other_id = {**_headers(vector), "webhook-id": "reg_" + "0" * 32}
     with pytest.raises(WebhookVerificationError, match="No matching signature"):
         Webhook(vector["secret"]).verify(vector["body"], other_id)
+
+
+@pytest.mark.parametrize("vector", SIGNATURES, ids=_signature_id)
+def test_the_ingest_verifier_accepts_the_action_during_a_rotation(
+    vector: dict[str, Any], clock_at: Clock
+) -> None:
+    clock_at(datetime.fromtimestamp(vector["timestamp"], tz=UTC))
+    other = "whsec_" + "QUJD" * 8
+    # Given the old secret first and the Action's secret second, as during a rotation
+    SignatureVerifier([other, vector["secret"]]).verify(vector["body"], _headers(vector))
+    # Then without the Action's secret the same request is refused
+    with pytest.raises(SignatureError):
+        SignatureVerifier([other]).verify(vector["body"], _headers(vector))
+
+
+@pytest.mark.parametrize("vector", SIGNATURES, ids=_signature_id)
+def test_the_python_signer_makes_the_actions_headers(vector: dict[str, Any]) -> None:
+    moment = datetime.fromtimestamp(vector["timestamp"], tz=UTC)
+    headers = signed_headers(vector["body"], vector["secret"], vector["msg_id"], moment)
+    assert headers == _headers(vector)
 
 
 @pytest.mark.parametrize("vector", REGISTRATION_IDS, ids=_id_id)
