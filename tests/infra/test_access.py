@@ -1,0 +1,128 @@
+"""Role assignments: deterministic names, the role's name beside its id, and
+exactly the privileges the design needs (a change here is a security review).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from tests.infra.bicep import BicepTree
+
+# Azure built-in role definition ids (identical in every tenant) -> role name.
+BUILT_IN_ROLES = {
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
+    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
+    "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
+    "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0": "Azure Service Bus Data Receiver",
+    "090c5cfd-751d-490a-894a-3ce6f1109419": "Azure Service Bus Data Owner",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+    "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+}
+
+# (principal, scope resource, role) the deployment grants; "?" marks an
+# assignment behind a condition (a parameter can turn it off).
+EXPECTED_GRANTS = {
+    ("appPrincipalId", "storage", "Storage Blob Data Owner", ""),
+    ("appPrincipalId", "storage", "Storage Table Data Contributor", ""),
+    ("appPrincipalId", "queue", "Azure Service Bus Data Sender", ""),
+    ("appPrincipalId", "queue", "Azure Service Bus Data Receiver", ""),
+    ("appPrincipalId", "queue", "Azure Service Bus Data Owner", "?"),
+    ("appPrincipalId", "vault", "Key Vault Secrets User", ""),
+    ("appPrincipalId", "applicationInsights", "Monitoring Metrics Publisher", ""),
+    ("userPrincipalId", "storage", "Storage Table Data Contributor", "?"),
+    ("userPrincipalId", "queue", "Azure Service Bus Data Sender", "?"),
+    ("userPrincipalId", "queue", "Azure Service Bus Data Receiver", "?"),
+    ("userPrincipalId", "vault", "Key Vault Secrets Officer", "?"),
+}
+
+ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
+
+
+def _role_variables(access: BicepTree) -> dict[str, str]:
+    """var name -> built-in role name, for every roleDefinitions id variable."""
+    roles = {}
+    for name, variable in access.tree["variables"].items():
+        function = (
+            variable["value"].get("function", {}) if isinstance(variable["value"], dict) else {}
+        )
+        parameters = function.get("parameters", {})
+        if parameters.get("resource_type") == "Microsoft.Authorization/roleDefinitions":
+            role_id = parameters["resource_name_1"]
+            assert role_id in BUILT_IN_ROLES, f"{name}: unknown role definition {role_id}"
+            roles[name] = BUILT_IN_ROLES[role_id]
+    return roles
+
+
+def _assignments(access: BicepTree) -> dict[str, tuple[dict[str, Any], bool]]:
+    found = {}
+    for symbol in access.resources_of_type(ROLE_ASSIGNMENT):
+        raw = access.resources[symbol]["config"]
+        found[symbol] = (access.resource_config(symbol), "condition" in raw)
+    return found
+
+
+def test_role_variables_carry_the_role_name_in_a_comment(bicep: Callable[[str], BicepTree]) -> None:
+    access = bicep("app/access.bicep")
+    lines = access.path.read_text(encoding="utf-8").splitlines()
+    roles = _role_variables(access)
+    assert roles, "access.bicep defines no role definition variables"
+    for variable, role_name in roles.items():
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"var {variable} =")]
+        assert lines[index - 1].strip() == f"// {role_name}", f"var {variable} is {role_name}"
+
+
+def test_assignment_names_are_guid_of_scope_principal_role(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    access = bicep("app/access.bicep")
+    for symbol, (config, _) in _assignments(access).items():
+        guid = config["name"]["function"]
+        assert guid["type"] == "guid", symbol
+        parameters = guid["parameters"]
+        scope_id = parameters["base_string"]["operator"]["operands"]
+        assert scope_id == {"operand_1": config["scope"], "operand_2": "id"}, symbol
+        assert parameters["extra_string_1"] == config["properties"]["principalId"], symbol
+        assert parameters["extra_string_2"] == config["properties"]["roleDefinitionId"], symbol
+        assert len(parameters) == 3, f"{symbol}: guid(scope.id, principal, role) only"
+
+
+def test_each_assignment_comment_starts_with_its_role_name(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    access = bicep("app/access.bicep")
+    roles = _role_variables(access)
+    text = access.path.read_text(encoding="utf-8")
+    for symbol, (config, _) in _assignments(access).items():
+        role_name = roles[config["properties"]["roleDefinitionId"]]
+        pattern = rf"// {re.escape(role_name)}[ :(].*(\n//.*)*\nresource {symbol} "
+        assert re.search(pattern, text), f"resource {symbol} needs a '// {role_name}: why' comment"
+
+
+def test_grants_are_exactly_the_expected_least_privilege_set(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    access = bicep("app/access.bicep")
+    roles = _role_variables(access)
+    granted = {
+        (
+            config["properties"]["principalId"],
+            config["scope"],
+            roles[config["properties"]["roleDefinitionId"]],
+            "?" if conditional else "",
+        )
+        for config, conditional in _assignments(access).values()
+    }
+    assert granted == EXPECTED_GRANTS
+
+
+def test_app_identity_is_declared_as_a_service_principal(bicep: Callable[[str], BicepTree]) -> None:
+    # Without principalType, ARM may look up a just-created identity before
+    # Entra replicates it and fail the deployment.
+    access = bicep("app/access.bicep")
+    for symbol, (config, _) in _assignments(access).items():
+        if config["properties"]["principalId"] == "appPrincipalId":
+            assert config["properties"]["principalType"] == "ServicePrincipal", symbol
