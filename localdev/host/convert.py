@@ -115,14 +115,25 @@ def _iso(value: datetime.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def functions_delivery_count(message: ServiceBusReceivedMessage) -> int:
+    """DeliveryCount as the Functions host reports it: 1 on the first delivery.
+
+    The Python SDK returns the AMQP header's count of *prior* attempts (0 at
+    first); the .NET SDK inside the real host adds 1 to it for received
+    messages, and that is what a Python function sees on Azure.
+    """
+    return (message.delivery_count or 0) + 1
+
+
 def to_servicebus_message(message: ServiceBusReceivedMessage) -> ServiceBusMessage:
     """Build the func.ServiceBusMessage the Python worker would hand to the function."""
     properties = decode_properties(message.application_properties)
     lock_token = _text(message.lock_token)
     state = int(message.state.value) if message.state is not None else None
+    delivery_count = functions_delivery_count(message)
     metadata = {
         "MessageId": meta.Datum(_text(message.message_id), "string"),
-        "DeliveryCount": meta.Datum(message.delivery_count, "int"),
+        "DeliveryCount": meta.Datum(delivery_count, "int"),
         "SequenceNumber": meta.Datum(message.sequence_number, "int"),
         "EnqueuedTimeUtc": meta.Datum(_iso(message.enqueued_time_utc), "string"),
         "LockedUntil": meta.Datum(_iso(message.locked_until_utc), "string"),
@@ -142,7 +153,7 @@ def to_servicebus_message(message: ServiceBusReceivedMessage) -> ServiceBusMessa
         dead_letter_error_description=_text(message.dead_letter_error_description),
         dead_letter_reason=_text(message.dead_letter_reason),
         dead_letter_source=_text(message.dead_letter_source),
-        delivery_count=message.delivery_count,
+        delivery_count=delivery_count,
         enqueued_sequence_number=message.enqueued_sequence_number,
         enqueued_time_utc=message.enqueued_time_utc,
         expires_at_utc=message.expires_at_utc,

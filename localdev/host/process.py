@@ -1,4 +1,4 @@
-"""Run `python -m localdev host` as a child process (for the stack and the tests).
+"""Child processes of the stack: `python -m localdev host` and friends (also used by tests).
 
 The child gets its own process group, so stopping it also stops anything
 the app started; SIGTERM first (graceful: in-flight work finishes), SIGKILL
@@ -44,26 +44,98 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
         return
 
 
-class HostNotReady(RuntimeError):
-    """The host process exited or never listened."""
+class ProcessNotReady(RuntimeError):
+    """A child process exited or never listened on its port."""
+
+
+HostNotReady = ProcessNotReady
 
 
 @dataclass
-class HostProcess:
-    """One local Functions host child process."""
+class ManagedProcess:
+    """A child process in its own group, ready once it listens on `port`."""
 
     port: int
-    app: Path = ROOT / "function_app.py"
-    settings: Path = ROOT / "local.settings.json"
     host: str = "127.0.0.1"
     env_overrides: Mapping[str, str] = field(default_factory=dict)
     log_path: Path | None = None  # None: inherit stdout/stderr (the terminal)
-    shutdown_timeout: float = 30.0
+    stop_timeout: float = 10.0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    name = "process"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def working_directory(self) -> Path:
+        return ROOT
+
+    def start(self, timeout: float = 30.0) -> ManagedProcess:
+        """Start the child and wait until it accepts connections on its port."""
+        env = {**os.environ, **self.env_overrides}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        output = self.log_path.open("ab") if self.log_path else None
+        try:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=self.working_directory(),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                start_new_session=True,
+            )
+        finally:
+            if output:
+                output.close()
+        try:
+            wait_for_port(self.host, self.port, timeout, self.process)
+        except Exception as exc:
+            self.kill()
+            where = f" (log: {self.log_path})" if self.log_path else ""
+            raise ProcessNotReady(f"{self.name} did not start: {exc}{where}") from exc
+        return self
+
+    def stop(self, timeout: float | None = None) -> int | None:
+        """Graceful stop (SIGTERM, then SIGKILL after the timeout); returns the exit code."""
+        if self.process is None:
+            return None
+        stop_process_group(self.process, self.stop_timeout if timeout is None else timeout)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the child's group: it dies mid-work, like a crash."""
+        if self.process is not None and self.process.poll() is None:
+            kill_process_group(self.process)
+
+    def poll(self) -> int | None:
+        """The exit code if the process has exited, else None."""
+        return None if self.process is None else self.process.poll()
+
+
+@dataclass
+class HostProcess(ManagedProcess):
+    """One `python -m localdev host` child process."""
+
+    app: Path = ROOT / "function_app.py"
+    settings: Path = ROOT / "local.settings.json"
+    shutdown_timeout: float = 30.0
+
+    name = "local Functions host"
+
+    def __post_init__(self) -> None:
+        # Give in-flight invocations their grace period before SIGKILL.
+        self.stop_timeout = self.shutdown_timeout + 5
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def working_directory(self) -> Path:
+        return self.app.parent
 
     def command(self) -> list[str]:
         return [
@@ -82,47 +154,3 @@ class HostProcess:
             "--shutdown-timeout",
             str(self.shutdown_timeout),
         ]
-
-    def start(self, timeout: float = 30.0) -> HostProcess:
-        """Start the host and wait until it accepts HTTP connections."""
-        env = {**os.environ, **self.env_overrides}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"
-        output = self.log_path.open("ab") if self.log_path else None
-        try:
-            self.process = subprocess.Popen(
-                self.command(),
-                cwd=self.app.parent,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT if output else None,
-                start_new_session=True,
-            )
-        finally:
-            if output:
-                output.close()
-        try:
-            wait_for_port(self.host, self.port, timeout, self.process)
-        except Exception as exc:
-            self.kill()
-            where = f" (log: {self.log_path})" if self.log_path else ""
-            raise HostNotReady(f"local Functions host did not start: {exc}{where}") from exc
-        return self
-
-    def stop(self, timeout: float | None = None) -> int | None:
-        """Graceful stop (SIGTERM, in-flight work finishes); returns the exit code."""
-        if self.process is None:
-            return None
-        grace = self.shutdown_timeout + 5 if timeout is None else timeout
-        stop_process_group(self.process, grace)
-        return self.process.returncode
-
-    def kill(self) -> None:
-        """SIGKILL: the host dies mid-work, like a crashed worker."""
-        if self.process is not None and self.process.poll() is None:
-            kill_process_group(self.process)
-
-    def poll(self) -> int | None:
-        """The exit code if the process has exited, else None."""
-        return None if self.process is None else self.process.poll()

@@ -26,7 +26,7 @@ from azure.servicebus.aio import ServiceBusClient, ServiceBusReceiver
 from azure.servicebus.exceptions import ServiceBusError
 
 from localdev.host.config import ServiceBusOptions
-from localdev.host.convert import to_servicebus_message
+from localdev.host.convert import functions_delivery_count, to_servicebus_message
 from localdev.host.discovery import ServiceBusFunction
 from localdev.host.invocation import Invoker, elapsed_ms, log_event
 
@@ -161,7 +161,7 @@ class QueueListener:
             "function": self.function.name,
             "trigger": "servicebus",
             "message_id": str(message.message_id),
-            "delivery_count": message.delivery_count,
+            "delivery_count": functions_delivery_count(message),
             "sequence_number": message.sequence_number,
         }
         renewal = asyncio.create_task(self._renew_lock(receiver, message))

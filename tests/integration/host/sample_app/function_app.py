@@ -72,7 +72,7 @@ async def sleep(req: func.HttpRequest) -> str:
     arg_name="msg", connection="ServiceBusConnection", queue_name="%FLAKY_QUEUE%"
 )
 def flaky(msg: func.ServiceBusMessage) -> None:
-    """Fails while delivery_count < the `fail_times` application property."""
+    """Fails on the first `fail_times` deliveries (delivery_count is 1 on the first)."""
     props = msg.application_properties
     record(
         "flaky",
@@ -91,7 +91,7 @@ def flaky(msg: func.ServiceBusMessage) -> None:
         user_properties=msg.user_properties,
         metadata_message_id=(msg.metadata or {}).get("MessageId"),
     )
-    if msg.delivery_count < int(props.get("fail_times", 0)):
+    if msg.delivery_count <= int(props.get("fail_times", 0)):
         raise RuntimeError("failing on purpose")
 
 
