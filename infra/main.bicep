@@ -45,6 +45,11 @@ param maximumInstanceCount int = 100
 @description('Always-ready (pre-warmed, always billed) instances for ingest; 0 keeps the app free at rest.')
 param httpAlwaysReadyInstanceCount int = 0
 
+@minValue(1)
+@maxValue(1000)
+@description('Concurrent ingest (HTTP) requests per instance; see docs/capacity.md.')
+param httpPerInstanceConcurrency int = 16
+
 @description('Give the app Azure Service Bus Data Owner on the queue so the scale controller can read its length (see infra/app/access.bicep).')
 param serviceBusScaleMonitoring bool = true
 
@@ -164,6 +169,7 @@ module functionApp 'app/function.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     httpAlwaysReadyInstanceCount: httpAlwaysReadyInstanceCount
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
   }
   // The host needs its storage and Key Vault roles the moment it starts.
   dependsOn: [

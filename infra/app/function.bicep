@@ -73,6 +73,16 @@ param maximumInstanceCount int = 100
 @description('Always-ready instances for the HTTP (ingest) group; 0 scales to zero and bills nothing at rest.')
 param httpAlwaysReadyInstanceCount int = 0
 
+@minValue(1)
+@maxValue(1000)
+@description('Concurrent ingest requests per instance. Flex defaults Python apps to 1; ingest is I/O-bound (one Service Bus send), see docs/capacity.md.')
+param httpPerInstanceConcurrency int = 16
+
+@minValue(1)
+@maxValue(64)
+@description('Worker threads running sync Python functions; equal to host.json serviceBus.maxConcurrentCalls so 16 concurrent messages really run concurrently.')
+param pythonThreadCount int = 16
+
 // App settings. The names are the contract in DESIGN.md "Settings"; the
 // drift test (tests/infra/test_settings_drift.py) fails when the code reads
 // a setting this list does not provide. Flex Consumption rejects
@@ -152,6 +162,12 @@ var appSettings = [
     name: 'WEBHOOK_SECRET'
     value: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
   }
+  // Default is min(32, CPUs + 4): 5 threads on a 1-vCPU instance would cap the
+  // processor at 5 concurrent messages whatever maxConcurrentCalls says.
+  {
+    name: 'PYTHON_THREADPOOL_THREAD_COUNT'
+    value: string(pythonThreadCount)
+  }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
     value: applicationInsightsConnectionString
@@ -220,7 +236,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
-        alwaysReady: httpAlwaysReadyInstanceCount > 0 ? [
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
+        alwaysReady: (httpAlwaysReadyInstanceCount > 0) ? [
           {
             name: 'http'
             instanceCount: httpAlwaysReadyInstanceCount

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.infra import bicep as bicep_module
 from tests.infra.bicep import REPO, BicepTree, bicep_files
 
 
@@ -34,3 +35,12 @@ def test_main_is_subscription_scoped_and_creates_the_resource_group(
     main = bicep("main.bicep")
     assert main.tree["globals"]["scope"]["value"] == "subscription"
     assert main.resources_of_type("Microsoft.Resources/resourceGroups"), "no resource group"
+
+
+def test_a_missing_infra_venv_fails_and_names_make_setup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(bicep_module, "INFRA_PYTHON", tmp_path / "python")
+    monkeypatch.setattr(bicep_module, "CHECKOV", tmp_path / "checkov")
+    with pytest.raises(pytest.fail.Exception, match=r"run `make setup`"):
+        bicep_module.require_infra_venv()
