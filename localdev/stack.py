@@ -51,6 +51,7 @@ class EmulatorPart(ManagedProcess):
     """`python -m localdev servicebus`, persisting its messages under `data_dir`."""
 
     data_dir: Path = ROOT / ".localdev" / "servicebus"
+    config: Path | None = None  # None: the emulator's own config.json
 
     name = "Service Bus emulator"
 
@@ -66,6 +67,7 @@ class EmulatorPart(ManagedProcess):
             str(self.port),
             "--data-dir",
             str(self.data_dir),
+            *(["--config", str(self.config)] if self.config else []),
         ]
 
 
@@ -119,6 +121,7 @@ class StackConfig:
     data_dir: Path = ROOT / ".localdev"
     app_path: Path = ROOT / "function_app.py"
     host_log: Path | None = None  # None: host logs go to the terminal
+    servicebus_config: Path | None = None  # None: localdev/servicebus/config.json
     host_shutdown_timeout: float = 30.0
 
     @property

@@ -164,6 +164,7 @@ class QueueListener:
             "delivery_count": functions_delivery_count(message),
             "sequence_number": message.sequence_number,
         }
+        log_event("invocation.started", **fields)
         renewal = asyncio.create_task(self._renew_lock(receiver, message))
         failed = False
         try:
