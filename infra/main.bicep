@@ -50,6 +50,13 @@ param httpAlwaysReadyInstanceCount int = 0
 @description('Concurrent ingest (HTTP) requests per instance; see docs/capacity.md.')
 param httpPerInstanceConcurrency int = 16
 
+@allowed([
+  'Standard'
+  'Premium'
+])
+@description('Service Bus tier: Standard suffices for the 1M signups/hour design peak; Premium beyond it (docs/capacity.md).')
+param serviceBusSku string = 'Standard'
+
 @description('Give the app Azure Service Bus Data Owner on the queue so the scale controller can read its length (see infra/app/access.bicep).')
 param serviceBusScaleMonitoring bool = true
 
@@ -114,6 +121,7 @@ module serviceBus 'app/servicebus.bicep' = {
     location: location
     tags: tags
     queueName: registrationsQueueName
+    namespaceTier: serviceBusSku
   }
 }
 

@@ -1,5 +1,5 @@
-// Service Bus namespace and the "registrations" queue. Standard tier:
-// Basic has no duplicate detection, and the design relies on it (the
+// Service Bus namespace and the "registrations" queue. Standard tier by
+// default (Premium for more throughput): Basic has no duplicate detection, and the design relies on it (the
 // message id is a hash of tenant + user id, so a retried signup is dropped
 // by the broker). Local (SAS) auth is off: only Entra identities with a
 // data role can send or receive.
@@ -19,23 +19,36 @@ param tags object
 param queueName string
 
 @allowed([
-  1024
-  2048
-  3072
-  4096
-  5120
+  'Standard'
+  'Premium'
 ])
-@description('Queue size cap. Standard allows up to 5 GB: about 2.5 hours of backlog at the 1M signups/hour peak with ~2 KB messages.')
+@description('Standard (shared, 1,000 throttling credits/s per namespace) or Premium (dedicated messaging units); see docs/capacity.md for when to switch.')
+param namespaceTier string = 'Standard'
+
+@minValue(1)
+@maxValue(16)
+@description('Premium messaging units (1, 2, 4, 8 or 16); ignored on Standard.')
+param premiumMessagingUnits int = 1
+
+@minValue(1024)
+@maxValue(81920)
+@description('Queue size cap in MB. Standard allows 1024-5120 (5 GB: about 2.5 hours of backlog at the 1M signups/hour peak with ~2 KB messages); Premium up to 81920.')
 param maxSizeInMegabytes int = 5120
+
+var namespaceSku = namespaceTier == 'Premium' ? {
+  name: 'Premium'
+  tier: 'Premium'
+  capacity: premiumMessagingUnits
+} : {
+  name: 'Standard'
+  tier: 'Standard'
+}
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
   location: location
   tags: tags
-  sku: {
-    name: 'Standard'
-    tier: 'Standard'
-  }
+  sku: namespaceSku
   properties: {
     disableLocalAuth: true
     minimumTlsVersion: '1.2'

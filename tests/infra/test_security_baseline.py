@@ -45,9 +45,16 @@ def test_storage_declares_the_three_tables_and_the_deployment_container(
     assert container["config"]["properties"]["publicAccess"] == "None"
 
 
-def test_service_bus_is_standard_and_entra_only(bicep: Callable[[str], BicepTree]) -> None:
-    namespace = _only(bicep("app/servicebus.bicep"), "Microsoft.ServiceBus/namespaces")
-    assert namespace["sku"] == {"name": "Standard", "tier": "Standard"}
+def test_service_bus_defaults_to_standard_and_is_entra_only(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    # Basic has no duplicate detection, which the design relies on.
+    servicebus = bicep("app/servicebus.bicep")
+    assert servicebus.tree["parameters"]["namespaceTier"]["default"] == "Standard"
+    allowed = servicebus.tree["parameters"]["namespaceTier"]["decorators"][0]
+    assert allowed == {"type": "allowed", "argument": ["Standard", "Premium"]}
+    namespace = _only(servicebus, "Microsoft.ServiceBus/namespaces")
+    assert namespace["sku"] == "namespaceSku"
     assert namespace["properties"]["disableLocalAuth"] is True
     assert namespace["properties"]["minimumTlsVersion"] == "1.2"
 
