@@ -1,0 +1,1 @@
+"""`python -m ops`: the operator and reader CLI (dead-letter queue, audit log, registrations)."""

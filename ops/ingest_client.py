@@ -1,0 +1,121 @@
+"""Signed POSTs to the ingest endpoint, as the Auth0 Action sends them (smoke, send-test-event)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ops.errors import OpsError, ServiceUnreachable, one_line
+from shared.events import canonical_json
+from shared.ids import registration_id
+from shared.signing import signed_headers
+
+DEFAULT_INGEST_URL = "http://127.0.0.1:7071/api/registrations"
+
+
+@dataclass(frozen=True)
+class IngestAnswer:
+    """What ingest answered to one signed event."""
+
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def accepted(self) -> bool:
+        """202: the event is on the queue."""
+        return self.status == 202
+
+
+class EventPoster(Protocol):
+    """Sends one signed event; the real one speaks HTTP, unit tests use an in-memory one."""
+
+    def post(self, event: dict[str, Any]) -> IngestAnswer:
+        """POST the event, signed, and return the answer."""
+        ...
+
+
+class HttpEventPoster:
+    """POSTs events to an ingest URL with the function key and Standard Webhooks headers."""
+
+    def __init__(self, url: str, secret: str, function_key: str, timeout: float = 10.0) -> None:
+        if not secret:
+            raise OpsError("WEBHOOK_SECRET is empty: set it in the settings to sign events")
+        self.url = url
+        self.secret = secret
+        self.function_key = function_key
+        self.timeout = timeout
+
+    def post(self, event: dict[str, Any]) -> IngestAnswer:
+        """POST one event; HTTP error statuses are answers, not exceptions."""
+        body = canonical_json(event)
+        webhook_id = webhook_id_for(event)
+        headers = {
+            "content-type": "application/json",
+            **signed_headers(body, self.secret, webhook_id),
+        }
+        if self.function_key:
+            headers["x-functions-key"] = self.function_key
+        request = urllib.request.Request(  # noqa: S310 - the operator chooses the URL
+            self.url, data=body.encode("utf-8"), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return IngestAnswer(response.status, _json(response.read()))
+        except urllib.error.HTTPError as exc:
+            return IngestAnswer(exc.code, _json(exc.read()))
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ServiceUnreachable(
+                f"ingest endpoint unreachable ({self.url}): {one_line(str(reason))}"
+            ) from exc
+
+
+def webhook_id_for(event: dict[str, Any]) -> str:
+    """The Action's `webhook-id`: the registration id, or a random one for a malformed event."""
+    tenant, user = event.get("tenant"), event.get("user")
+    tenant_id = tenant.get("id") if isinstance(tenant, dict) else None
+    user_id = user.get("user_id") if isinstance(user, dict) else None
+    if isinstance(tenant_id, str) and isinstance(user_id, str):
+        return registration_id(tenant_id, user_id)
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw or b"{}")
+    except ValueError:
+        return {"raw": raw.decode("utf-8", "replace")[:200]}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def synthetic_event(tenant_id: str, user_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """A valid v1 event with no real personal data (example.invalid address, no phone)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    token = uuid.uuid4().hex[:12]
+    return {
+        "type": "user.registered",
+        "schema_version": 1,
+        "tenant": {"id": tenant_id},
+        "connection": {
+            "id": "con_synthetic",
+            "name": "Username-Password-Authentication",
+            "strategy": "auth0",
+        },
+        "user": {
+            "user_id": user_id,
+            "email": f"signup-{token}@example.invalid",
+            "email_verified": False,
+            "phone_number": None,
+            "name": f"signup-{token}",
+            "nickname": f"signup-{token}",
+            "created_at": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "user_metadata": {},
+            "app_metadata": {},
+        },
+        "request": {"ip": "192.0.2.1", "language": "en", "hostname": "ops.invalid"},
+    }

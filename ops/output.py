@@ -1,0 +1,126 @@
+"""How ops prints: a human table by default, one JSON object per line with --json.
+
+Progress bars go to stderr and only when stderr is a terminal and --json is
+off, so scripts reading stdout never see them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+WIDE = 200  # table width when stdout is a file or pipe (rich would assume 80)
+
+
+def to_json_value(value: Any) -> Any:
+    """JSON for what rows carry: datetimes as ISO 8601, bytes as base64, models as dicts."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def json_line(row: Mapping[str, Any]) -> str:
+    """One row as a JSON line (no trailing newline)."""
+    return json.dumps(row, default=to_json_value, ensure_ascii=False)
+
+
+def cell(value: Any, width: int = 60) -> str:
+    """A value as table text: '-' for nothing, ISO times to the second, long text shortened."""
+    if value is None or value == "" or value == [] or value == {}:
+        text = "-"
+    elif isinstance(value, datetime):
+        text = value.isoformat(timespec="seconds")
+    elif isinstance(value, Mapping):
+        text = ", ".join(f"{k}={v}" for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        text = ", ".join(str(v) for v in value)
+    else:
+        text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class Output:
+    """Writes rows and records for one command invocation."""
+
+    def __init__(self, json_mode: bool, out: TextIO, err: TextIO) -> None:
+        self.json_mode = json_mode
+        self.out = out
+        self.err = err
+        width = None if out.isatty() else WIDE
+        self.console = Console(file=out, width=width, highlight=False, soft_wrap=False)
+
+    def rows(
+        self, rows: Iterable[Mapping[str, Any]], columns: Sequence[str], title: str | None = None
+    ) -> int:
+        """Print rows (all their fields with --json; `columns` in the table). Returns the count."""
+        if self.json_mode:
+            count = 0
+            for row in rows:
+                self.out.write(json_line(row) + "\n")
+                count += 1
+            self.out.flush()
+            return count
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        count = 0
+        for row in rows:
+            table.add_row(*(cell(row.get(column)) for column in columns))
+            count += 1
+        if count:
+            self.console.print(table)
+        else:
+            self.console.print(f"{title or 'result'}: nothing found")
+        return count
+
+    def record(self, row: Mapping[str, Any], title: str | None = None) -> None:
+        """Print one object: a JSON line, or a two-column table with nested values pretty."""
+        if self.json_mode:
+            self.out.write(json_line(row) + "\n")
+            self.out.flush()
+            return
+        table = Table(title=title, show_header=False, show_lines=False)
+        table.add_column("field", style="bold")
+        table.add_column("value", overflow="fold")
+        for key, value in row.items():
+            if isinstance(value, Mapping | list) and value:
+                text = json.dumps(value, indent=2, default=to_json_value, ensure_ascii=False)
+            else:
+                text = cell(value, width=10_000)
+            table.add_row(key, text)
+        self.console.print(table)
+
+    def say(self, text: str) -> None:
+        """A line for humans (suppressed with --json, where rows speak for themselves)."""
+        if not self.json_mode:
+            self.console.print(text, markup=False)
+
+    @contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        """A progress bar on stderr; yields `advance(n)`. A no-op for --json or without a TTY."""
+        if self.json_mode or not self.err.isatty():
+            yield lambda _: None
+            return
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=self.err),
+            transient=True,
+        )
+        with bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n: bar.advance(task, n)

@@ -1,0 +1,109 @@
+"""The composition root of `python -m ops`: settings in, clients and services out.
+
+Clients are created lazily (a command that only reads the table never opens
+an AMQP connection) and closed once at the end. They come from
+`shared.clients`' builders, whose SDK retries are off: an unreachable
+service gives a one-line error within seconds, and every ops action is safe
+to run again.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from azure.data.tables import TableClient, TableServiceClient
+from azure.servicebus import ServiceBusClient
+
+from ops.audit import AuditTrail, default_operator
+from ops.audit_table import TableAuditStore
+from ops.errors import OpsError
+from ops.servicebus_dlq import ServiceBusDeadLetterQueue
+from shared.clients import build_service_bus_client, build_table_service_client
+from shared.failures import FailureLog
+from shared.registrations import RegistrationReader
+from shared.settings import Settings, SettingsError, load_settings
+from shared.tablestore import AzureTableStore
+
+DEFAULT_LOCAL_SETTINGS = Path("local.settings.json")
+
+
+class Wiring:
+    """Builds what a command needs from the settings, once, and closes it afterwards."""
+
+    def __init__(self, settings_path: Path | None = None, operator: str | None = None) -> None:
+        self.settings_path = settings_path
+        self.operator = operator or default_operator()
+        self._closers: list[Any] = []
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The app settings: environment over `--settings` (default ./local.settings.json)."""
+        path = self.settings_path
+        if path is not None and not path.is_file():
+            raise OpsError(f"settings file not found: {path}")
+        try:
+            return load_settings(path or DEFAULT_LOCAL_SETTINGS)
+        except (SettingsError, ValueError) as exc:
+            raise OpsError(f"invalid settings: {' '.join(str(exc).split())}") from exc
+
+    @cached_property
+    def servicebus(self) -> ServiceBusClient:
+        """One ServiceBusClient for the whole command (shared's builder: no hidden retries)."""
+        try:
+            client = build_service_bus_client(self.settings)
+        except SettingsError as exc:
+            raise OpsError(f"no Service Bus configured: {exc}") from exc
+        self._closers.append(client)
+        return client
+
+    @cached_property
+    def tables(self) -> TableServiceClient:
+        """One TableServiceClient for the whole command."""
+        try:
+            service = build_table_service_client(self.settings)
+        except SettingsError as exc:
+            raise OpsError(f"no Table Storage configured: {exc}") from exc
+        self._closers.append(service)
+        return service
+
+    def table(self, name: str) -> TableClient:
+        """A client for one table of the configured account."""
+        return self.tables.get_table_client(name)
+
+    @cached_property
+    def dead_letter_queue(self) -> ServiceBusDeadLetterQueue:
+        """The DLQ of REGISTRATIONS_QUEUE."""
+        queue = ServiceBusDeadLetterQueue(self.servicebus, self.settings.registrations_queue)
+        self._closers.insert(0, queue)  # links close before their client
+        return queue
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        """The audit trail in AUDIT_TABLE, recording as this operator."""
+        return AuditTrail(TableAuditStore(self.table(self.settings.audit_table)), self.operator)
+
+    def close(self) -> None:
+        """Close every client this wiring opened."""
+        for closer in self._closers:
+            # Closing after the work is done must not mask the command's own result.
+            with suppress(Exception):
+                closer.close()
+        self._closers.clear()
+
+    @cached_property
+    def failures(self) -> FailureLog:
+        """The processor's failure log (FAILURES_TABLE), read by `dlq list` and `dlq show`."""
+        return FailureLog(AzureTableStore(self.table(self.settings.failures_table)))
+
+    @cached_property
+    def reader(self) -> RegistrationReader:
+        """The registrations reader (REGISTRATIONS_TABLE)."""
+        return RegistrationReader(self.registrations_store)
+
+    @cached_property
+    def registrations_store(self) -> AzureTableStore:
+        """The registrations table as the pipeline's TableStore."""
+        return AzureTableStore(self.table(self.settings.registrations_table))
