@@ -85,3 +85,14 @@ def test_python_threads_match_service_bus_concurrency(bicep: Callable[[str], Bic
         "PYTHON_THREADPOOL_THREAD_COUNT must equal host.json maxConcurrentCalls, or sync "
         "Python functions run fewer messages at once than the host hands out"
     )
+
+
+def test_the_deployment_package_leaves_out_azd_state_and_dev_tools() -> None:
+    # azure.yaml packages the repository root; .funcignore decides what ships.
+    ignored = {
+        line.strip()
+        for line in (REPO / ".funcignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    # .azure/<env>/.env holds WEBHOOK_SECRET in clear text.
+    assert {".azure/", "infra/", "tests/", "localdev/", ".venv/", ".venv-infra/"} <= ignored
