@@ -91,8 +91,12 @@ class Azurite:
     def start(self, timeout: float = 30.0) -> Azurite:
         """Start the process and wait until every service accepts connections."""
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            if not isinstance(log, int):
+                log.close()  # the child has its own descriptor; ours would leak (ResourceWarning)
         for port in (self.table_port, self.blob_port, self.queue_port):
             if port is not None:
                 wait_for_port(self.host, port, timeout, self.process)

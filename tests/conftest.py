@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.ports",
     "tests.fixtures.azurite",
     "tests.fixtures.servicebus",
+    "tests.fixtures.stack",
 ]

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from azure.data.tables import TableClient
 from shared.ids import registration_id
 from shared.registrations import Registration, RegistrationReader
 from shared.tablestore import AzureTableStore
+from tests.fixtures.stack import StackHandle
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "auth0" / "scripts" / "run-action.js"
@@ -38,10 +40,13 @@ def node() -> str:
 
 
 def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+    return event
 
 
-def run_action(stack, event_name: str, send_fields: str | None) -> tuple[int, dict, str]:
+def run_action(
+    stack: StackHandle, event_name: str, send_fields: str | None
+) -> tuple[int, dict[str, Any], str]:
     """Run the Action on one event; returns (exit code, result line, the Action's log)."""
     env = {
         **os.environ,
@@ -65,7 +70,9 @@ def run_action(stack, event_name: str, send_fields: str | None) -> tuple[int, di
     return completed.returncode, json.loads(lines[-1]), completed.stderr
 
 
-def wait_stored(stack, tenant_id: str, user_id: str, timeout: float = 60.0) -> Registration:
+def wait_stored(
+    stack: StackHandle, tenant_id: str, user_id: str, timeout: float = 60.0
+) -> Registration:
     table_name = stack.values.get("REGISTRATIONS_TABLE", "registrations")
     deadline = time.monotonic() + timeout
     with TableClient.from_connection_string(stack.tables_connection_string, table_name) as table:
@@ -80,11 +87,11 @@ def wait_stored(stack, tenant_id: str, user_id: str, timeout: float = 60.0) -> R
 
 
 @pytest.fixture
-def stack(local_stack):
+def stack(local_stack: Callable[..., StackHandle]) -> StackHandle:
     return local_stack()
 
 
-def test_the_action_delivers_realistic_signups_into_the_table(stack):
+def test_the_action_delivers_realistic_signups_into_the_table(stack: StackHandle) -> None:
     cases = [
         # (event file, SEND_FIELDS, email expected, phone expected)
         ("database", "email,phone_number", "ana.silva@example.com", None),
@@ -119,7 +126,7 @@ def test_the_action_delivers_realistic_signups_into_the_table(stack):
         assert event["user"].get("email", "@@") not in log
 
 
-def test_the_action_retries_through_a_broker_outage(stack):
+def test_the_action_retries_through_a_broker_outage(stack: StackHandle) -> None:
     event = load_event("passwordless-email")
     tenant_id, user_id = event["tenant"]["id"], event["user"]["user_id"]
     # Given the broker is down, so the ingest answers 503 with Retry-After
