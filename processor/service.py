@@ -45,14 +45,21 @@ class IncomingMessage:
     correlation_id: str | None = None  # the broker-level CorrelationId
     enqueued_time: datetime | None = None
 
+    def property(self, name: str) -> object:
+        """An application property; AMQP may hand keys over as bytes."""
+        for key, value in self.application_properties.items():
+            if (key.decode("utf-8", "replace") if isinstance(key, bytes) else key) == name:
+                return value
+        return None
+
     def correlation(self) -> str:
         """The event's correlation id: the property ingest set, else the system one."""
-        value = self.application_properties.get("correlation_id") or self.correlation_id
+        value = self.property("correlation_id") or self.correlation_id
         return _text(value) or f"generated-{new_correlation_id()}"
 
     def received_at(self, now: datetime) -> datetime:
         """When ingest accepted the event (property), else the enqueue time, else now."""
-        value = _text(self.application_properties.get("received_at"))
+        value = _text(self.property("received_at"))
         if value:
             try:
                 parsed = datetime.fromisoformat(value)
