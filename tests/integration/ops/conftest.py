@@ -55,7 +55,11 @@ def event(user_id: str, created_at: str = "2026-11-26T03:00:00.000Z") -> dict[st
         "schema_version": 1,
         "tenant": {"id": TENANT},
         "connection": {"id": "con_1", "name": "Username-Password-Authentication"},
-        "user": {"user_id": user_id, "email": f"{user_id[-8:]}@example.com", "created_at": created_at},
+        "user": {
+            "user_id": user_id,
+            "email": f"{user_id[-8:]}@example.com",
+            "created_at": created_at,
+        },
     }
 
 
@@ -90,7 +94,9 @@ class OpsEnv:
     def client(self) -> ServiceBusClient:
         return ServiceBusClient.from_connection_string(self.connection_string)
 
-    def ops(self, *args: str, timeout: float = 300, **popen: Any) -> subprocess.CompletedProcess[str]:
+    def ops(
+        self, *args: str, timeout: float = 300, **popen: Any
+    ) -> subprocess.CompletedProcess[str]:
         """`python -m ops --settings <file> ARGS` in a clean environment."""
         return subprocess.run(
             self.command(*args),
@@ -134,7 +140,9 @@ class OpsEnv:
                 received = receiver.receive_messages(max_message_count=200, max_wait_time=5)
                 assert received, f"only {done} of {expected} messages arrived"
                 for message in received:
-                    receiver.dead_letter_message(message, reason=reason, error_description=description)
+                    receiver.dead_letter_message(
+                        message, reason=reason, error_description=description
+                    )
                 done += len(received)
 
     def seed(self, user_ids: list[str], reason: str = "ProcessingFailed") -> None:
@@ -145,7 +153,9 @@ class OpsEnv:
         with self.client() as client, client.get_queue_receiver(QUEUE, sub_queue=sub_queue) as r:
             found: list[Any] = []
             while True:
-                page = r.peek_messages(250, sequence_number=found[-1].sequence_number + 1 if found else 1)
+                page = r.peek_messages(
+                    250, sequence_number=found[-1].sequence_number + 1 if found else 1
+                )
                 if not page:
                     return found
                 found += page
@@ -155,7 +165,9 @@ class OpsEnv:
         processed: list[str] = []
         with self.client() as client, client.get_queue_receiver(QUEUE) as receiver:
             while True:
-                received = receiver.receive_messages(max_message_count=100, max_wait_time=idle_seconds)
+                received = receiver.receive_messages(
+                    max_message_count=100, max_wait_time=idle_seconds
+                )
                 if not received:
                     return processed
                 for message in received:
@@ -173,7 +185,9 @@ class OpsEnv:
 
     def reader(self) -> RegistrationReader:
         service = TableServiceClient.from_connection_string(self.tables_connection_string)
-        return RegistrationReader(AzureTableStore(service.get_table_client(self.registrations_table)))
+        return RegistrationReader(
+            AzureTableStore(service.get_table_client(self.registrations_table))
+        )
 
     def failure_log(self) -> FailureLog:
         service = TableServiceClient.from_connection_string(self.tables_connection_string)

@@ -70,7 +70,7 @@ def letter(sequence_number: int, **overrides: Any) -> DeadLetter:
         "enqueued_time": START - timedelta(days=1),
         "delivery_count": 10,
         "dead_letter_reason": "MaxDeliveryCountExceeded",
-        "dead_letter_error_description": "Message could not be consumed after 10 delivery attempts.",
+        "dead_letter_error_description": properties["DeadLetterErrorDescription"],
         "body": body,
         "content_type": "application/json",
         "subject": "user.registered",
@@ -115,17 +115,23 @@ class InMemoryDeadLetterQueue:
     def receive(self, max_count: int, max_wait_seconds: float) -> list[LockedLetter]:
         self.clock.advance(self.receive_cost_seconds)
         available = [
-            n for n in sorted(self.letters) if not self._locked(n) and n not in self.locked_elsewhere
+            n
+            for n in sorted(self.letters)
+            if not self._locked(n) and n not in self.locked_elsewhere
         ]
         if not available:
             self.clock.advance(max_wait_seconds)
             return []
         taken = []
         for number in available[:max_count]:
-            lock = _Lock(next(self._tokens), self.clock.now() + timedelta(seconds=self.lock_seconds))
+            lock = _Lock(
+                next(self._tokens), self.clock.now() + timedelta(seconds=self.lock_seconds)
+            )
             self._locks[number] = lock
             current = self.letters[number]
-            self.letters[number] = replace(current, delivery_count=(current.delivery_count or 0) + 1)
+            self.letters[number] = replace(
+                current, delivery_count=(current.delivery_count or 0) + 1
+            )
             taken.append(
                 LockedLetter(self.letters[number], lock.until, lock.token, self.clock.now())
             )

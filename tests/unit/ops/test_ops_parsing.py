@@ -31,7 +31,9 @@ def test_durations_in_compact_and_iso_form(text: str, expected: timedelta) -> No
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "7", "d7", "7x", "1h1h", "P", "PT", "P1DT", "0s", "-5m", "7 days"])
+@pytest.mark.parametrize(
+    "text", ["", "7", "d7", "7x", "1h1h", "P", "PT", "P1DT", "0s", "-5m", "7 days"]
+)
 def test_bad_durations_are_usage_problems(text: str) -> None:
     with pytest.raises(UsageProblem, match="invalid duration"):
         parse_duration(text)
@@ -76,8 +78,12 @@ def test_a_selection_is_required_and_all_stands_alone() -> None:
 
 
 def test_filters_combine_with_and() -> None:
-    old_timeout = letter(1, dead_letter_reason="ProcessingTimeout", enqueued_time=START - timedelta(days=8))
-    new_timeout = letter(2, dead_letter_reason="ProcessingTimeout", enqueued_time=START - timedelta(hours=1))
+    old_timeout = letter(
+        1, dead_letter_reason="ProcessingTimeout", enqueued_time=START - timedelta(days=8)
+    )
+    new_timeout = letter(
+        2, dead_letter_reason="ProcessingTimeout", enqueued_time=START - timedelta(hours=1)
+    )
     old_other = letter(3, enqueued_time=START - timedelta(days=8))
     selection = Selection(reason="timeout", older_than=timedelta(days=7))
     assert [selection.matches(x, START) for x in (old_timeout, new_timeout, old_other)] == [
@@ -91,8 +97,11 @@ def test_filters_combine_with_and() -> None:
         False,
         True,
     ]
-    assert "seq 2,3" in by_seq.describe() and "'max'" in by_seq.describe()
+    assert "seq 2,3" in by_seq.describe()
+    assert "'max'" in by_seq.describe()
 
 
 def test_older_than_skips_letters_without_an_enqueued_time() -> None:
-    assert not Selection(older_than=timedelta(seconds=1)).matches(letter(1, enqueued_time=None), START)
+    assert not Selection(older_than=timedelta(seconds=1)).matches(
+        letter(1, enqueued_time=None), START
+    )

@@ -70,4 +70,8 @@ def test_sdk_property_bytes_are_decoded_at_the_boundary() -> None:
     decoded = decode_properties(
         {b"DeadLetterReason": b"MaxDeliveryCountExceeded", b"schema_version": 1, "raw": b"\xff"}
     )
-    assert decoded == {"DeadLetterReason": "MaxDeliveryCountExceeded", "schema_version": 1, "raw": b"\xff"}
+    assert decoded == {
+        "DeadLetterReason": "MaxDeliveryCountExceeded",
+        "schema_version": 1,
+        "raw": b"\xff",
+    }

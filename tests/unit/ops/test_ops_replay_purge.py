@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,12 @@ def audit_store() -> InMemoryAuditStore:
     return InMemoryAuditStore()
 
 
-def context(queue, audit_store, clock, **options) -> ActionContext:
+def context(
+    queue: InMemoryDeadLetterQueue,
+    audit_store: InMemoryAuditStore,
+    clock: FakeClock,
+    **options: Any,
+) -> ActionContext:
     return ActionContext(
         queue,
         "registrations",
@@ -55,9 +61,12 @@ def context(queue, audit_store, clock, **options) -> ActionContext:
 
 def test_replay_all_sends_each_message_before_completing_its_dlq_copy(queue, audit_store, clock):
     letters = select(queue, Selection(everything=True), START)
-    report = replay(context(queue, audit_store, clock, chunk_size=4), letters, "all", ReplayPolicy())
+    report = replay(
+        context(queue, audit_store, clock, chunk_size=4), letters, "all", ReplayPolicy()
+    )
 
-    assert report.complete and report.counts == {"replayed": 10}
+    assert report.complete
+    assert report.counts == {"replayed": 10}
     assert queue.letters == {}
     assert [m.application_properties[REPLAY_COUNT] for m in queue.main_queue] == [1] * 10
     sent_at = {entry[1]: i for i, entry in enumerate(queue.log) if entry[0] == "send"}
@@ -67,9 +76,7 @@ def test_replay_all_sends_each_message_before_completing_its_dlq_copy(queue, aud
             assert sent_at[replay_id] < i, "a DLQ copy was completed before its replay was sent"
 
 
-def test_only_selected_messages_are_replayed_and_the_rest_are_given_back(
-    queue, audit_store, clock
-):
+def test_only_selected_messages_are_replayed_and_the_rest_are_given_back(queue, audit_store, clock):
     letters = select(queue, Selection(sequence_numbers=frozenset({3, 8})), START)
     report = replay(context(queue, audit_store, clock), letters, "seq 3,8", ReplayPolicy())
 
@@ -94,7 +101,8 @@ def test_a_message_at_its_replay_budget_is_refused_and_stays(queue, audit_store,
     assert report.complete  # a refusal is a decision, not a failure
     assert 11 in queue.letters
     refused = next(o for o in report.outcomes if o.outcome == "refused")
-    assert "max 3" in (refused.detail or "") and "--force" in (refused.detail or "")
+    assert "max 3" in (refused.detail or "")
+    assert "--force" in (refused.detail or "")
 
 
 def test_force_replays_past_the_budget(queue, audit_store, clock):
@@ -117,7 +125,9 @@ def test_a_send_failure_midway_completes_only_what_was_sent(queue, audit_store, 
     queue.fail_send_after = 5
     letters = select(queue, Selection(everything=True), START)
 
-    report = replay(context(queue, audit_store, clock, chunk_size=4), letters, "all", ReplayPolicy())
+    report = replay(
+        context(queue, audit_store, clock, chunk_size=4), letters, "all", ReplayPolicy()
+    )
 
     assert not report.complete
     assert report.counts == {"replayed": 5, "failed": 3, "not-attempted": 2}
@@ -164,7 +174,8 @@ def test_messages_locked_elsewhere_are_waited_for_then_reported(queue, audit_sto
     )
 
     assert {o.sequence_number: o.outcome for o in report.outcomes} == {4: "locked", 5: "replayed"}
-    assert 4 in queue.letters and not report.complete
+    assert 4 in queue.letters
+    assert not report.complete
 
 
 def test_messages_that_left_the_dlq_are_reported_not_found(queue, audit_store, clock):
@@ -189,7 +200,8 @@ def test_held_messages_have_their_locks_renewed_before_they_run_out(audit_store,
     assert any(op == "renew" for op, _ in queue.log)
     # every held message still had its lock at the end, so it was given back cleanly
     assert {n for op, n in queue.log if op == "abandon"} == set(range(4, 40))
-    assert clock.slept and clock.monotonic() >= 6.0  # 4 messages at 0.5/s: paced, no burst
+    assert clock.slept
+    assert clock.monotonic() >= 6.0
 
 
 def test_purge_with_a_filter_touches_only_what_matches(queue, audit_store, clock):
@@ -209,7 +221,9 @@ def test_purge_with_a_filter_touches_only_what_matches(queue, audit_store, clock
 
 def test_every_replay_is_audited_with_its_messages(queue, audit_store, clock):
     letters = select(queue, Selection(everything=True), START)
-    report = replay(context(queue, audit_store, clock, chunk_size=3), letters, "all", ReplayPolicy())
+    report = replay(
+        context(queue, audit_store, clock, chunk_size=3), letters, "all", ReplayPolicy()
+    )
 
     [entry] = audit_store.recent(5)
     assert entry.action_id == report.action_id
