@@ -370,10 +370,10 @@ def _finish(output: Output, report: ActionReport) -> None:
     show_report(output, report)
     if not report.complete:
         missed = len(report.outcomes) - sum(
-            n for name, n in report.counts.items() if name in ("replayed", "purged", "refused")
+            n for name, n in report.counts.items() if name in (report.done_outcome, "refused")
         )
         raise IncompleteOperation(
-            f"{missed} of {len(report.outcomes)} selected messages were not {report.action}d"
+            f"{missed} of {len(report.outcomes)} selected messages were not {report.done_outcome}"
             " (see the outcomes above); run the same command again"
         )
 

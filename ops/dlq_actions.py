@@ -40,6 +40,11 @@ class ActionReport:
     action_id: str | None = None
 
     @property
+    def done_outcome(self) -> str:
+        """The outcome of a message this action handled: `replayed` or `purged`."""
+        return {"replay": "replayed", "purge": "purged"}[self.action]
+
+    @property
     def counts(self) -> dict[str, int]:
         """How many messages ended in each outcome."""
         counts: dict[str, int] = {}

@@ -40,8 +40,8 @@ def show_report(output: Output, report: ActionReport) -> None:
         shown = report.outcomes[:DRY_RUN_ROWS_SHOWN]
         title = f"dry run: {report.action} {report.selection} (nothing changed)"
     else:
-        shown = [o for o in report.outcomes if o.outcome not in ("replayed", "purged")]
-        title = f"{report.action}: messages not {report.action}d"
+        shown = [o for o in report.outcomes if o.outcome != report.done_outcome]
+        title = f"{report.action}: messages not {report.done_outcome}"
     if shown:
         output.rows((o.row() for o in shown), OUTCOME_COLUMNS, title=title)
     if report.dry_run and len(report.outcomes) > len(shown):

@@ -93,6 +93,7 @@ class InMemoryDeadLetterQueue:
 
     clock: FakeClock
     lock_seconds: float = 60.0
+    queue_name: str = "registrations"
     letters: dict[int, DeadLetter] = field(default_factory=dict)
     main_queue: list[OutgoingMessage] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)
