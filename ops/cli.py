@@ -26,7 +26,7 @@ from ops.durations import parse_duration, parse_rate, parse_timestamp
 from ops.errors import EXIT_FAILED, IncompleteOperation, OpsError, UsageProblem, one_line
 from ops.ingest_client import DEFAULT_INGEST_URL, HttpEventPoster
 from ops.output import Output
-from ops.signups import load_event_file, send_events, test_events
+from ops.signups import load_event_file, send_events, signup_events
 from ops.smoke import SmokeRun
 from ops.views import AUDIT_COLUMNS, DLQ_COLUMNS, audit_rows, show_report
 from ops.wiring import Wiring
@@ -332,7 +332,7 @@ def send_test_event(
     with _session(ctx, json_output) as (wiring, output):
         poster = _poster(wiring, url, function_key)
         with output.progress("sending", count) as advance:
-            rows = list(send_events(poster, test_events(count, template), advance))
+            rows = list(send_events(poster, signup_events(count, template), advance))
         output.rows(rows, ("tenant_id", "user_id", "status", "id"), title="test events")
         refused = [row for row in rows if not row["accepted"]]
         if refused:

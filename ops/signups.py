@@ -29,7 +29,7 @@ def load_event_file(path: Path) -> dict[str, Any]:
     return document
 
 
-def test_events(count: int, template: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+def signup_events(count: int, template: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
     """`count` events: synthetic ones with unique user ids, or copies of the template.
 
     A template keeps its own tenant and user id (so a file can replay one
