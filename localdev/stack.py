@@ -293,7 +293,8 @@ def ops_has_send_test_event() -> bool:
 def send_command(stack: LocalStack) -> str:
     """`ops send-test-event` when it exists, else a self-contained signed POST in Python."""
     if ops_has_send_test_event():
-        return ".venv/bin/python -m ops send-test-event"
+        url = "" if stack.config.host_port == DEFAULT_HOST_PORT else f" --url {stack.ingest_url}"
+        return f".venv/bin/python -m ops send-test-event{url}"
     script = (
         "import json,time,datetime as d,urllib.request as u;"
         "from standardwebhooks import Webhook;from shared.ids import registration_id as r;"
@@ -357,7 +358,9 @@ def main(argv: list[str]) -> int:
         )
     stack = LocalStack(config)
     atexit.register(stack.stop)
+    # SIGINT too: a shell may start us with SIGINT ignored (a background job).
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         print("Starting the local stack:")
         stack.start()
