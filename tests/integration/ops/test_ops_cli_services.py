@@ -1,4 +1,4 @@
-"""Registrations, audit, smoke, test events and failure modes of `python -m ops`, as a subprocess."""
+"""Registrations, audit, smoke, test events and failure modes of `python -m ops` (subprocess)."""
 
 from __future__ import annotations
 
@@ -163,3 +163,50 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path: Path):
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.count("\n") == 1, (args, done.stderr)
         assert done.stderr.startswith("error: "), done.stderr
+
+
+def test_send_test_event_and_smoke_through_the_local_stack(local_stack, tmp_path: Path):
+    stack = local_stack()
+    settings = tmp_path / "stack.settings.json"
+    settings.write_text(json.dumps({"Values": stack.values}))
+
+    def ops(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ops", "--settings", str(settings), *args],
+            cwd=ROOT,
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    sent = ops("send-test-event", "--count", "3", "--url", stack.ingest_url, "--json")
+    assert sent.returncode == 0, sent.stderr
+    rows = [json.loads(line) for line in sent.stdout.splitlines()]
+    assert [r["status"] for r in rows] == [202, 202, 202]
+    assert len({r["user_id"] for r in rows}) == 3
+
+    smoke = ops("smoke", "--url", stack.ingest_url, "--cleanup", "--timeout", "60", "--json")
+    assert smoke.returncode == 0, smoke.stderr
+    [result] = [json.loads(line) for line in smoke.stdout.splitlines()]
+    assert result["tenant_id"] == "smoke-test"
+    assert result["user_id"].startswith("smoke|")
+    assert 0 < result["latency_seconds"] < 60
+    assert result["cleaned_up"] is True
+
+    gone = ops("registrations", "get", result["user_id"], "--tenant", "smoke-test")
+    assert gone.returncode == 1
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        listed = ops("registrations", "export")
+        found = {json.loads(line)["user_id"] for line in listed.stdout.splitlines()}
+        if {r["user_id"] for r in rows} <= found:
+            break
+        time.sleep(0.5)
+    assert {r["user_id"] for r in rows} <= found
+    assert result["user_id"] not in found
+
+    wrong_key = ops("smoke", "--url", stack.ingest_url, "--function-key", "nope", "--timeout", "5")
+    assert wrong_key.returncode == 1
+    assert wrong_key.stderr.startswith("error: ingest answered 401")
