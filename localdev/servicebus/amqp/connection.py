@@ -16,7 +16,18 @@ import uuid
 from collections import deque
 from typing import Any
 
-from proton import Collector, Condition, Connection, Delivery, Disposition, Event, Link, Transport
+from proton import (
+    Collector,
+    Condition,
+    Connection,
+    Delivery,
+    Disposition,
+    Event,
+    Link,
+    Terminus,
+    Transport,
+    symbol,
+)
 
 from localdev.servicebus.amqp import conditions
 from localdev.servicebus.amqp.addresses import parse_address
@@ -101,8 +112,6 @@ class ClientConnection:
 
     # ----------------------------------------------------------------- attach
     def _attach(self, link: Any) -> None:
-        link.source.copy(link.remote_source)
-        link.target.copy(link.remote_target)
         link.snd_settle_mode = link.remote_snd_settle_mode
         link.rcv_settle_mode = link.remote_rcv_settle_mode
         link.kind = None
@@ -124,6 +133,10 @@ class ClientConnection:
         except (ValueError, EntityNotFound) as exc:
             self._refuse(link, conditions.NOT_FOUND, str(exc))
             return
+        # The SDK drops an attach without source or target; a refused link gets neither
+        # (see `_refuse`), so the detach's error is what the SDK reports.
+        link.source.copy(link.remote_source)
+        link.target.copy(link.remote_target)
         link.kind = address.kind
         if link.is_receiver:
             if address.kind == "entity":
@@ -143,8 +156,12 @@ class ClientConnection:
 
     @staticmethod
     def _refuse(link: Any, condition: str, description: str) -> None:
+        # Null source and target, like Service Bus: the SDK leaves the link unattached and
+        # then raises the detach's error (amqp:not-found -> MessagingEntityNotFoundError).
+        link.source.type = Terminus.UNSPECIFIED
+        link.target.type = Terminus.UNSPECIFIED
         link.open()
-        link.condition = Condition(condition, description)
+        link.condition = _condition(condition, description)
         link.close()
 
     def _forget_link(self, link: Any) -> None:
@@ -206,7 +223,7 @@ class ClientConnection:
 
     @staticmethod
     def _reject(delivery: Any, condition: str, description: str) -> None:
-        delivery.local.condition = Condition(condition, description)
+        delivery.local.condition = _condition(condition, description)
         delivery.update(Delivery.REJECTED)
 
     def _put_token(self, link: Any, delivery: Any, raw: bytes) -> None:
@@ -289,10 +306,10 @@ class ClientConnection:
         try:
             echo = self._settle(link, token, state, delivery.remote)
         except LockLost as exc:
-            delivery.local.condition = Condition(conditions.MESSAGE_LOCK_LOST, str(exc))
+            delivery.local.condition = _condition(conditions.MESSAGE_LOCK_LOST, str(exc))
             echo = Delivery.REJECTED
         except BrokerError as exc:
-            delivery.local.condition = Condition(conditions.INTERNAL_ERROR, str(exc))
+            delivery.local.condition = _condition(conditions.INTERNAL_ERROR, str(exc))
             echo = Delivery.REJECTED
         if echo is not None and not delivery.settled:
             delivery.update(echo)
@@ -340,3 +357,8 @@ def _text(value: object) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)
+
+
+def _condition(name: str, description: str) -> Condition:
+    # pyamqp indexes error[2] (info) unconditionally, so the info map must be present.
+    return Condition(name, description, {symbol("com.microsoft:tracking-id"): str(uuid.uuid4())})
