@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from azure.data.tables import TableServiceClient
 
@@ -18,10 +19,10 @@ from shared.registrations import Registration
 from shared.tablestore import AzureTableStore
 from shared.writes import RegistrationWriter
 from tests.fixtures.ports import free_port
-from tests.integration.ops.conftest import ROOT, TENANT, clean_environment, event
+from tests.integration.ops.conftest import ROOT, TENANT, OpsEnv, clean_environment, event
 
 
-def write_registrations(env, users: list[tuple[str, datetime]]) -> None:
+def write_registrations(env: OpsEnv, users: list[tuple[str, datetime]]) -> None:
     service = TableServiceClient.from_connection_string(env.tables_connection_string)
     store = AzureTableStore(service.get_table_client(env.registrations_table))
     store.ensure_table()
@@ -100,7 +101,7 @@ def test_audit_list_is_newest_first_and_reads_only_what_it_shows(ops_env):
     assert rows[0]["finished_at"] >= rows[0]["started_at"]
 
 
-def test_unreachable_services_are_one_line_and_exit_1(tmp_path: Path):
+def test_unreachable_services_are_one_line_and_exit_1(tmp_path: Path) -> None:
     dead_sb, dead_tables = free_port(), free_port()
     settings = tmp_path / "local.settings.json"
     values = {
@@ -142,7 +143,7 @@ def test_unreachable_services_are_one_line_and_exit_1(tmp_path: Path):
         assert time.monotonic() - started < 20, args
 
 
-def test_bad_flags_are_one_line_and_exit_2(tmp_path: Path):
+def test_bad_flags_are_one_line_and_exit_2(tmp_path: Path) -> None:
     for args in (
         ["dlq", "replay"],
         ["dlq", "replay", "--all", "--seq", "1"],
@@ -165,7 +166,9 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path: Path):
         assert done.stderr.startswith("error: "), done.stderr
 
 
-def test_send_test_event_and_smoke_through_the_local_stack(local_stack, tmp_path: Path):
+def test_send_test_event_and_smoke_through_the_local_stack(
+    local_stack: Any, tmp_path: Path
+) -> None:
     stack = local_stack()
     settings = tmp_path / "stack.settings.json"
     settings.write_text(json.dumps({"Values": stack.values}))
