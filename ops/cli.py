@@ -7,7 +7,7 @@ work), 2 bad usage. Every error is one line on stderr, never a stack trace.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +18,7 @@ import typer
 
 from ops import dlq as dlq_reading
 from ops import registrations as registration_rows
-from ops.dead_letters import selection_from_flags
+from ops.dead_letters import DeadLetter, selection_from_flags
 from ops.dlq_actions import ActionContext, ActionReport, ReplayPolicy, plan_replay, purge, replay
 from ops.dlq_actions import select as select_letters
 from ops.dlq_settle import MessageOutcome, PassOptions
@@ -51,6 +51,10 @@ SeqOption = Annotated[
 ]
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Dead-letter reason contains TEXT (any case).")
+]
+ErrorOption = Annotated[
+    str | None,
+    typer.Option("--error", help="The processor's recorded error contains TEXT (any case)."),
 ]
 OlderOption = Annotated[
     str | None, typer.Option("--older-than", help="Enqueued longer ago than e.g. 7d, 12h, PT1H.")
@@ -103,13 +107,14 @@ def _session(ctx: typer.Context, json_output: bool) -> Iterator[tuple[Wiring, Ou
 def dlq_list(
     ctx: typer.Context,
     reason: ReasonOption = None,
+    error: ErrorOption = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
     json_output: JsonFlag = False,
 ) -> None:
     """Peek the dead-letter queue (locks nothing) with the processor's last error."""
     with _session(ctx, json_output) as (wiring, output):
         queue = wiring.dead_letter_queue
-        rows = dlq_reading.list_dead_letters(queue, wiring.failures, reason, limit)
+        rows = dlq_reading.list_dead_letters(queue, wiring.failures, reason, limit, error)
         output.rows(rows, DLQ_COLUMNS, title=f"dead letters of {queue.queue_name}")
 
 
@@ -131,6 +136,7 @@ def dlq_replay(
     everything: Annotated[bool, typer.Option("--all", help="Every dead letter.")] = False,
     seq: SeqOption = None,
     reason: ReasonOption = None,
+    error: ErrorOption = None,
     older_than: OlderOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
@@ -143,13 +149,13 @@ def dlq_replay(
 ) -> None:
     """Send dead letters back to the queue (send first, then settle), audited."""
     selection = selection_from_flags(
-        everything, seq or [], reason, parse_duration(older_than) if older_than else None
+        everything, seq or [], reason, parse_duration(older_than) if older_than else None, error
     )
     options = PassOptions(batch_size, lock_wait_seconds=lock_wait, rate_per_second=_rate(rate))
     policy = ReplayPolicy(max_replays, force)
     with _session(ctx, json_output) as (wiring, output):
         queue = wiring.dead_letter_queue
-        letters = select_letters(queue, selection, datetime.now(UTC))
+        letters = select_letters(queue, selection, datetime.now(UTC), _last_error(wiring))
         if dry_run or not letters:
             report = ActionReport(
                 "replay", selection.describe(), True, plan_replay(letters, policy)
@@ -170,6 +176,7 @@ def dlq_purge(
     everything: Annotated[bool, typer.Option("--all", help="Every dead letter.")] = False,
     seq: SeqOption = None,
     reason: ReasonOption = None,
+    error: ErrorOption = None,
     older_than: OlderOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Required: purging is final.")] = False,
@@ -178,13 +185,13 @@ def dlq_purge(
 ) -> None:
     """Delete the selected dead letters for good (dlq export first), audited."""
     selection = selection_from_flags(
-        everything, seq or [], reason, parse_duration(older_than) if older_than else None
+        everything, seq or [], reason, parse_duration(older_than) if older_than else None, error
     )
     if not (yes or dry_run):
         raise UsageProblem("purge deletes messages for good: add --yes (or look first: --dry-run)")
     with _session(ctx, json_output) as (wiring, output):
         queue = wiring.dead_letter_queue
-        letters = select_letters(queue, selection, datetime.now(UTC))
+        letters = select_letters(queue, selection, datetime.now(UTC), _last_error(wiring))
         if dry_run or not letters:
             plan = [
                 MessageOutcome(letter.sequence_number, letter.message_id, "would-purge")
@@ -351,6 +358,10 @@ def _poster(wiring: Wiring, url: str, function_key: str | None) -> HttpEventPost
     secrets = settings.webhook_secrets
     key = function_key or settings.localdev_function_key.get_secret_value()
     return HttpEventPoster(url, secrets[0] if secrets else "", key)
+
+
+def _last_error(wiring: Wiring) -> Callable[[DeadLetter], str | None]:
+    return lambda letter: dlq_reading.last_error_text(wiring.failures, letter)
 
 
 def _rate(text: str | None) -> float | None:

@@ -135,6 +135,7 @@ class Selection:
     sequence_numbers: frozenset[int] = frozenset()
     reason: str | None = None
     older_than: timedelta | None = None
+    error: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -144,10 +145,11 @@ class Selection:
             or self.sequence_numbers
             or self.reason is not None
             or self.older_than is not None
+            or self.error is not None
         )
 
-    def matches(self, letter: DeadLetter, now: datetime) -> bool:
-        """Whether this letter is selected, judged at `now`."""
+    def matches(self, letter: DeadLetter, now: datetime, last_error: str | None = None) -> bool:
+        """Whether this letter is selected, judged at `now` (and on its recorded error)."""
         if self.everything:
             return True
         if self.sequence_numbers and letter.sequence_number not in self.sequence_numbers:
@@ -158,7 +160,7 @@ class Selection:
             enqueued = letter.enqueued_time
             if enqueued is None or now - enqueued < self.older_than:
                 return False
-        return True
+        return self.error is None or self.error.casefold() in (last_error or "").casefold()
 
     def describe(self) -> str:
         """A short text for confirmations and the audit log."""
@@ -171,6 +173,8 @@ class Selection:
             parts.append(f"reason ~ {self.reason!r}")
         if self.older_than is not None:
             parts.append(f"older than {self.older_than}")
+        if self.error is not None:
+            parts.append(f"error ~ {self.error!r}")
         return " and ".join(parts)
 
 
@@ -184,18 +188,21 @@ def selection_from_flags(
     sequence_numbers: list[str],
     reason: str | None,
     older_than: timedelta | None,
+    error: str | None = None,
 ) -> Selection:
     """The Selection a command line asks for; UsageProblem when it asks for none or a mix."""
     numbers = frozenset(parse_sequence_numbers(sequence_numbers))
-    selection = Selection(everything, numbers, reason, older_than)
+    selection = Selection(everything, numbers, reason, older_than, error)
     if selection.is_empty:
         raise UsageProblem(
-            "say which messages: --all, --seq N, --reason TEXT or --older-than DURATION"
+            "say which messages: --all, --seq N, --reason TEXT, --error TEXT"
+            " or --older-than DURATION"
         )
-    if everything and (numbers or reason is not None or older_than is not None):
-        raise UsageProblem("--all cannot be combined with --seq, --reason or --older-than")
-    if reason is not None and not reason.strip():
-        raise UsageProblem("--reason needs a non-empty text")
+    if everything and selection != Selection(everything=True):
+        raise UsageProblem("--all cannot be combined with --seq, --reason, --error or --older-than")
+    for flag, text in (("--reason", reason), ("--error", error)):
+        if text is not None and not text.strip():
+            raise UsageProblem(f"{flag} needs a non-empty text")
     return selection
 
 

@@ -130,16 +130,20 @@ def list_dead_letters(
     failures: FailureLookup | None,
     reason: str | None = None,
     limit: int | None = None,
+    error: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """`dlq list`: summary rows, optionally filtered by reason, at most `limit` of them."""
+    """`dlq list`: summary rows filtered by reason and recorded error, at most `limit` of them."""
     shown = 0
     for letter in iter_dead_letters(queue):
         if limit is not None and shown >= limit:
             return
         if reason is not None and not reason_matches(letter, reason):
             continue
+        last_error = last_error_text(failures, letter)
+        if error is not None and error.casefold() not in (last_error or "").casefold():
+            continue
         shown += 1
-        yield summary_row(letter, last_error_text(failures, letter))
+        yield summary_row(letter, last_error)
 
 
 def detail(letter: DeadLetter, failures: FailureLookup | None) -> dict[str, Any]:

@@ -88,15 +88,25 @@ class ReplayPolicy:
         )
 
 
-def select(queue: DeadLetterQueue, selection: Selection, now: datetime) -> list[DeadLetter]:
-    """The snapshot of selected dead letters, by peeking (nothing is locked)."""
+def select(
+    queue: DeadLetterQueue,
+    selection: Selection,
+    now: datetime,
+    last_error: Callable[[DeadLetter], str | None] = lambda _: None,
+) -> list[DeadLetter]:
+    """The snapshot of selected dead letters, by peeking (nothing is locked).
+
+    `last_error` looks up the processor's recorded error; it is only called
+    when the selection filters on it (--error).
+    """
     if selection.sequence_numbers and not selection.everything:
         start = min(selection.sequence_numbers)
     else:
         start = 1
     chosen = []
     for letter in iter_dead_letters(queue, start=start):
-        if selection.matches(letter, now):
+        error = last_error(letter) if selection.error is not None else None
+        if selection.matches(letter, now, error):
             chosen.append(letter)
     return chosen
 

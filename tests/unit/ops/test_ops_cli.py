@@ -223,3 +223,31 @@ def test_a_missing_settings_file_is_a_failure(capsys, monkeypatch, tmp_path):
     code, _, err = run(capsys, "--settings", str(tmp_path / "nope.json"), "dlq", "list")
     assert code == 1
     assert err == f"error: settings file not found: {tmp_path / 'nope.json'}\n"
+
+
+def test_error_filter_selects_by_the_processors_recorded_error(capsys, monkeypatch):
+    def wiring_with_failures(*args: Any, **kwargs: Any) -> FakeWiring:
+        wiring = FakeWiring(*args, **kwargs)
+        for number, error_type in ((1, "InvalidEvent"), (2, "StorageUnavailable")):
+            wiring.failures.record(
+                ProcessingFailure(
+                    message_id=f"reg_{number:032d}",
+                    delivery_count=10,
+                    error_type=error_type,
+                    error_message="...",
+                    permanent=error_type == "InvalidEvent",
+                    correlation_id="c",
+                    failed_at=datetime.now(UTC),
+                )
+            )
+        return wiring
+
+    monkeypatch.setattr(cli, "Wiring", wiring_with_failures)
+    code, out, _ = run(capsys, "dlq", "list", "--error", "storageunavailable", "--json")
+    assert code == 0
+    assert [json.loads(line)["sequence_number"] for line in out.splitlines()] == [2]
+
+    code, out, err = run(capsys, "dlq", "replay", "--error", "StorageUnavailable", "--yes")
+    assert code == 0, err
+    assert sorted(FakeWiring.instance.dead_letter_queue.letters) == [1, 3]
+    assert "error ~ 'StorageUnavailable'" in out

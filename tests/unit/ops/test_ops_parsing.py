@@ -101,6 +101,17 @@ def test_filters_combine_with_and() -> None:
     assert "'max'" in by_seq.describe()
 
 
+def test_the_error_filter_matches_the_recorded_error() -> None:
+    selection = selection_from_flags(False, [], None, None, "storage")
+    assert selection.matches(letter(1), START, "StorageUnavailable: 503")
+    assert not selection.matches(letter(1), START, "InvalidEvent: user.created_at")
+    assert not selection.matches(letter(1), START, None)
+    with pytest.raises(UsageProblem, match="--error needs"):
+        selection_from_flags(False, [], None, None, " ")
+    with pytest.raises(UsageProblem, match="cannot be combined"):
+        selection_from_flags(True, [], None, None, "storage")
+
+
 def test_older_than_skips_letters_without_an_enqueued_time() -> None:
     assert not Selection(older_than=timedelta(seconds=1)).matches(
         letter(1, enqueued_time=None), START
