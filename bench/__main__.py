@@ -13,8 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     names = (sys.argv[1:] if argv is None else argv) or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
-        print(f"bench: unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}",
-              file=sys.stderr)
+        print(
+            f"bench: unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}",
+            file=sys.stderr,
+        )
         return 2
     worst = 0
     for name in names:

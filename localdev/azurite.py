@@ -16,15 +16,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's published, well-known development key: not a secret.
-ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
 
 
 class AzuriteNotAvailable(RuntimeError):
     """Azurite cannot be started: Node or the npm install is missing."""
 
 
-def connection_string(table_port: int, blob_port: int | None = None, queue_port: int | None = None,
-                      host: str = "127.0.0.1") -> str:
+def connection_string(
+    table_port: int,
+    blob_port: int | None = None,
+    queue_port: int | None = None,
+    host: str = "127.0.0.1",
+) -> str:
     """A storage connection string for the given Azurite endpoints."""
     parts = [
         "DefaultEndpointsProtocol=http",
@@ -39,12 +45,16 @@ def connection_string(table_port: int, blob_port: int | None = None, queue_port:
     return ";".join(parts) + ";"
 
 
-def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Block until something accepts TCP connections on host:port."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise AzuriteNotAvailable(f"process exited with code {process.returncode} before listening on {port}")
+            raise AzuriteNotAvailable(
+                f"process exited with code {process.returncode} before listening on {port}"
+            )
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
@@ -76,11 +86,27 @@ class Azurite:
             raise AzuriteNotAvailable(f"{binary} is missing: run `npm ci` (make does it)")
         if shutil.which("node") is None:
             raise AzuriteNotAvailable("node is not on PATH: install Node.js 20+")
-        cmd = [str(binary), "--disableTelemetry", "--skipApiVersionCheck", "--loose",
-               "--tableHost", self.host, "--tablePort", str(self.table_port)]
+        cmd = [
+            str(binary),
+            "--disableTelemetry",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--tableHost",
+            self.host,
+            "--tablePort",
+            str(self.table_port),
+        ]
         if not tables_only:
-            cmd += ["--blobHost", self.host, "--blobPort", str(self.blob_port),
-                    "--queueHost", self.host, "--queuePort", str(self.queue_port)]
+            cmd += [
+                "--blobHost",
+                self.host,
+                "--blobPort",
+                str(self.blob_port),
+                "--queueHost",
+                self.host,
+                "--queuePort",
+                str(self.queue_port),
+            ]
         if self.location is None:
             cmd.append("--inMemoryPersistence")
         else:
@@ -92,8 +118,13 @@ class Azurite:
         """Start the process and wait until every service accepts connections."""
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         finally:
             if not isinstance(log, int):
                 log.close()  # the child has its own descriptor; ours would leak (ResourceWarning)
