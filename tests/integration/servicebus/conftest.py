@@ -21,6 +21,7 @@ POOL_SIZE = 40
 FLAVOURS: dict[str, dict[str, object]] = {
     "std": {},  # the project's defaults (lock 1 min, 10 deliveries, dedupe 1 h, TTL 14 days)
     "fast": {"LockDuration": "PT2S", "MaxDeliveryCount": 3},
+    "lock5": {"LockDuration": "PT5S"},  # the async AutoLockRenewer cannot keep up with 2 s locks
     "ttl": {"DefaultMessageTimeToLive": "PT2S", "DeadLetteringOnMessageExpiration": True},
     "ttldrop": {"DefaultMessageTimeToLive": "PT2S", "DeadLetteringOnMessageExpiration": False},
     "nodup": {"RequiresDuplicateDetection": False},

@@ -97,7 +97,8 @@ def test_schedule_and_cancel(sb_client: ServiceBusClient, queue_name):
         at = datetime.now(UTC) + timedelta(seconds=2)
         kept = sender.schedule_messages(ServiceBusMessage("scheduled"), at)
         cancelled = sender.schedule_messages([ServiceBusMessage("c1"), ServiceBusMessage("c2")], at)
-        assert len(kept) == 1 and len(cancelled) == 2
+        assert len(kept) == 1
+        assert len(cancelled) == 2
         sender.cancel_scheduled_messages(cancelled)
         (peeked,) = receiver.peek_messages(max_message_count=5)
         assert peeked.state == ServiceBusMessageState.SCHEDULED
@@ -196,7 +197,9 @@ def test_every_message_property_round_trips(sb_client: ServiceBusClient, queue_n
         assert got.time_to_live == timedelta(hours=2)
         assert got.expires_at_utc == got.enqueued_time_utc + timedelta(hours=2)
         props = {key.decode(): value for key, value in got.application_properties.items()}
-        assert props["int"] == 7 and props["negative"] == -3 and props["float"] == 1.25
+        assert props["int"] == 7
+        assert props["negative"] == -3
+        assert props["float"] == 1.25
         assert props["bool"] is False
         assert props["str"] == "ünïcode".encode()
         assert props["uuid"] == ident

@@ -31,7 +31,8 @@ def test_single_list_and_batch_sends_arrive_in_order(sb_client: ServiceBusClient
             receiver.complete_message(message)
         assert _bodies(received) == ["one", "two", "three", "four", "five"]
         numbers = [message.sequence_number for message in received]
-        assert numbers == sorted(numbers) and len(set(numbers)) == 5
+        assert numbers == sorted(numbers)
+        assert len(set(numbers)) == 5
         assert receiver.peek_messages(max_message_count=10) == []
 
 

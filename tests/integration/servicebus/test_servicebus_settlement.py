@@ -1,4 +1,4 @@
-"""Peek-lock settlement through the real SDK: abandon, dead-letter, lock expiry, MaxDeliveryCount."""
+"""Peek-lock settlement through the SDK: abandon, dead-letter, lock expiry, MaxDeliveryCount."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def test_dead_letter_with_reason_then_read_peek_and_complete_from_dlq(
         (peeked,) = dlq.peek_messages(max_message_count=5)
         assert peeked.dead_letter_reason == "SchemaViolation"
         dead = _receive_one(dlq)
-        assert str(dead) == "poison" and dead.message_id == "bad-1"
+        assert str(dead) == "poison"
+        assert dead.message_id == "bad-1"
         assert dead.dead_letter_reason == "SchemaViolation"
         assert dead.dead_letter_error_description == "user.user_id missing"
         assert dead.application_properties[b"k"] == b"v"
