@@ -24,10 +24,10 @@ from ops.dlq_actions import select as select_letters
 from ops.dlq_settle import MessageOutcome, PassOptions
 from ops.durations import parse_duration, parse_rate, parse_timestamp
 from ops.errors import EXIT_FAILED, IncompleteOperation, OpsError, UsageProblem, one_line
-from ops.ingest_client import DEFAULT_INGEST_URL, HttpEventPoster
+from ops.ingest_client import DEFAULT_INGEST_URL, HttpEventPoster, IngestAnswer
 from ops.output import Output
 from ops.signups import load_event_file, send_events, signup_events
-from ops.smoke import SmokeRun
+from ops.smoke import SmokeRun, explain
 from ops.views import AUDIT_COLUMNS, DLQ_COLUMNS, audit_rows, show_report
 from ops.wiring import Wiring
 from shared.errors import PipelineError, TransientError
@@ -344,9 +344,9 @@ def send_test_event(
         refused = [row for row in rows if not row["accepted"]]
         if refused:
             first = refused[0]
+            answer = IngestAnswer(first["status"], first["detail"] or {})
             raise OpsError(
-                f"{len(refused)} of {len(rows)} events refused;"
-                f" first: {first['status']} {one_line(str(first['detail']))}"
+                f"{len(refused)} of {len(rows)} events refused: {first['status']}{explain(answer)}"
             )
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ops.errors import OpsError
-from ops.ingest_client import EventPoster, synthetic_event
+from ops.ingest_client import EventPoster, IngestAnswer, synthetic_event
 from shared.registrations import Registration, RegistrationReader
 from shared.tablestore import TableStore
 from shared.writes import index_keys, main_keys
@@ -69,8 +69,7 @@ class SmokeRun:
         started = self.monotonic()
         answer = self.poster.post(synthetic_event(SMOKE_TENANT, user_id, datetime.now(UTC)))
         if not answer.accepted:
-            detail = answer.body.get("detail") or answer.body.get("title") or answer.body
-            raise OpsError(f"ingest answered {answer.status}, expected 202: {detail}")
+            raise OpsError(f"ingest answered {answer.status}, expected 202{explain(answer)}")
         found = self._wait_for(user_id, started)
         latency = self.monotonic() - started
         if cleanup:
@@ -97,6 +96,18 @@ class SmokeRun:
                     f" {self.timeout_seconds:g}s: is the processor running?"
                 )
             self.sleep(self.poll_seconds)
+
+
+def explain(answer: IngestAnswer) -> str:
+    """Why ingest refused: its problem detail, or a hint for the statuses that carry none."""
+    detail = answer.body.get("detail") or answer.body.get("title")
+    if detail:
+        return f": {detail}"
+    hints = {
+        401: "check --function-key / LOCALDEV_FUNCTION_KEY and WEBHOOK_SECRET",
+        404: "check --url",
+    }
+    return f" ({hints[answer.status]})" if answer.status in hints else ""
 
 
 def delete_registration(store: TableStore, registration: Registration) -> None:

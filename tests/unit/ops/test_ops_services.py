@@ -202,3 +202,15 @@ def test_progress_is_silent_without_a_terminal():
     with Output(False, io.StringIO(), err).progress("working", 3) as advance:
         advance(3)
     assert err.getvalue() == ""
+
+
+def test_refusals_without_a_problem_body_get_a_hint():
+    from ops.smoke import explain
+
+    assert explain(IngestAnswer(401, {})) == (
+        " (check --function-key / LOCALDEV_FUNCTION_KEY and WEBHOOK_SECRET)"
+    )
+    assert explain(
+        IngestAnswer(400, {"title": "Bad Request", "detail": "user.user_id: is required"})
+    ) == (": user.user_id: is required")
+    assert explain(IngestAnswer(500, {})) == ""
