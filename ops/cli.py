@@ -59,6 +59,7 @@ ErrorOption = Annotated[
 OlderOption = Annotated[
     str | None, typer.Option("--older-than", help="Enqueued longer ago than e.g. 7d, 12h, PT1H.")
 ]
+LOCK_WAIT_HELP = "Seconds to wait for messages locked by another receiver (e.g. a killed run)."
 FunctionKey = Annotated[
     str | None,
     typer.Option("--function-key", envvar="FUNCTION_KEY", help="Default: LOCALDEV_FUNCTION_KEY."),
@@ -141,10 +142,14 @@ def dlq_replay(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     rate: Annotated[str | None, typer.Option("--rate", help="At most N/s (or N/m).")] = None,
-    max_replays: Annotated[int, typer.Option("--max-replays", min=1)] = 3,
+    max_replays: Annotated[
+        int, typer.Option("--max-replays", min=1, help="Refuse messages replayed this often.")
+    ] = 3,
     force: Annotated[bool, typer.Option("--force", help="Replay past --max-replays.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=500)] = 100,
-    lock_wait: Annotated[float, typer.Option("--lock-wait", min=0)] = 75.0,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=500, help="Messages per send/settle batch.")
+    ] = 100,
+    lock_wait: Annotated[float, typer.Option("--lock-wait", min=0, help=LOCK_WAIT_HELP)] = 75.0,
     json_output: JsonFlag = False,
 ) -> None:
     """Send dead letters back to the queue (send first, then settle), audited."""
@@ -180,7 +185,7 @@ def dlq_purge(
     older_than: OlderOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, change nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Required: purging is final.")] = False,
-    lock_wait: Annotated[float, typer.Option("--lock-wait", min=0)] = 75.0,
+    lock_wait: Annotated[float, typer.Option("--lock-wait", min=0, help=LOCK_WAIT_HELP)] = 75.0,
     json_output: JsonFlag = False,
 ) -> None:
     """Delete the selected dead letters for good (dlq export first), audited."""
