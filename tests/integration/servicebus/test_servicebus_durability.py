@@ -1,4 +1,4 @@
-"""`--data-dir`: messages, delivery counts, DLQ and sequence numbers survive restarts and kill -9."""
+"""`--data-dir`: messages, delivery counts, DLQ, sequence numbers survive restarts and kill -9."""
 
 from __future__ import annotations
 
