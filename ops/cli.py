@@ -169,8 +169,9 @@ def dlq_replay(
             return
         _confirm(yes, f"Replay {len(letters)} dead letters ({selection.describe()}) to the queue?")
         with output.progress("replaying", len(letters)) as advance:
-            context = ActionContext(queue, queue.queue_name, wiring.audit, options)
-            context.on_progress = advance
+            context = ActionContext(
+                queue, queue.queue_name, wiring.audit, options, on_progress=advance
+            )
             report = replay(context, letters, selection.describe(), policy)
         _finish(output, report)
 
@@ -205,10 +206,10 @@ def dlq_purge(
             show_report(output, ActionReport("purge", selection.describe(), True, plan))
             return
         with output.progress("purging", len(letters)) as advance:
+            options = PassOptions(lock_wait_seconds=lock_wait)
             context = ActionContext(
-                queue, queue.queue_name, wiring.audit, PassOptions(lock_wait_seconds=lock_wait)
+                queue, queue.queue_name, wiring.audit, options, on_progress=advance
             )
-            context.on_progress = advance
             report = purge(context, letters, selection.describe())
         _finish(output, report)
 
