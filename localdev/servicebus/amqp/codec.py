@@ -81,8 +81,8 @@ def skip(buf: bytes, pos: int) -> int:
             end = pos + 4 + int.from_bytes(buf[pos : pos + 4], "big")
         else:
             raise DecodeError(f"invalid AMQP type code 0x{code:02x}")
-    except IndexError:
-        raise DecodeError("truncated AMQP value") from None
+    except (IndexError, RecursionError):
+        raise DecodeError("truncated or absurdly nested AMQP value") from None
     if end > len(buf):
         raise DecodeError("truncated AMQP value")
     return end
@@ -92,7 +92,7 @@ def decode(buf: bytes, pos: int = 0) -> tuple[Any, int]:
     """Decode the value at `pos`; returns it and the offset after it."""
     try:
         return _decode(buf, pos)
-    except (IndexError, struct.error, UnicodeDecodeError) as exc:
+    except (IndexError, struct.error, UnicodeDecodeError, RecursionError) as exc:
         raise DecodeError(f"malformed AMQP value: {exc}") from None
 
 

@@ -90,11 +90,14 @@ def parse_transfer(raw: bytes) -> list[IncomingMessage]:
     batch), so a batch is recognised by its body: data sections that are each a
     complete encoded message.
     """
-    sections = split_sections(raw)
-    inner = _batch_members(raw, sections)
-    if inner is not None:
-        return [parse_message(member) for member in inner]
-    return [_parse(raw, sections)]
+    try:
+        sections = split_sections(raw)
+        inner = _batch_members(raw, sections)
+        if inner is not None:
+            return [parse_message(member) for member in inner]
+        return [_parse(raw, sections)]
+    except (IndexError, struct.error, UnicodeDecodeError, TypeError, RecursionError) as exc:
+        raise DecodeError(f"malformed message: {exc}") from None
 
 
 def _batch_members(raw: bytes, sections: list[Section]) -> list[bytes] | None:
@@ -121,7 +124,10 @@ def _batch_members(raw: bytes, sections: list[Section]) -> list[bytes] | None:
 
 def parse_message(raw: bytes) -> IncomingMessage:
     """One encoded message (as sent on a link, or inside a management request)."""
-    return _parse(raw, split_sections(raw))
+    try:
+        return _parse(raw, split_sections(raw))
+    except (IndexError, struct.error, UnicodeDecodeError, TypeError, RecursionError) as exc:
+        raise DecodeError(f"malformed message: {exc}") from None
 
 
 def _parse(raw: bytes, sections: list[Section]) -> IncomingMessage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,8 @@ from azure.servicebus import ServiceBusMessage
 from azure.servicebus._pyamqp._decode import decode_payload
 from azure.servicebus._pyamqp._encode import encode_payload
 from azure.servicebus._transport._pyamqp_transport import PyamqpTransport
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from localdev.servicebus.amqp.auth import TokenRejected, validate_sas_token
 from localdev.servicebus.amqp.codec import (
@@ -126,6 +129,10 @@ def test_codec_round_trips_and_rejects_garbage():
             decode(junk)
     with pytest.raises(DecodeError):
         parse_message(b"\x00\x53\x99\x45")
+    with pytest.raises(DecodeError):
+        decode(b"\xc0\x02\x01" * 5000 + b"\x40")  # nested deeper than the recursion limit
+    with pytest.raises(DecodeError):
+        parse_transfer(b"\x00" * 5000)
 
 
 def test_sas_tokens():
@@ -147,3 +154,11 @@ def test_sas_tokens():
     ):
         with pytest.raises(TokenRejected):
             validate_sas_token(token, now)
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_parse_or_raise_decode_error(raw: bytes):
+    for candidate in (raw, b"\x00\x53\x75" + raw, b"\x00\x53\x72" + raw, b"\x00\x53\x73" + raw):
+        with contextlib.suppress(DecodeError):
+            parse_transfer(candidate)
