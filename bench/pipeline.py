@@ -629,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the pipeline benchmarks; print the table and write bench/results/pipeline.json."""
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args([] if argv is None else argv)  # `python -m bench` passes none
     sizes = QUICK if args.quick else FULL
     print(f"bench.pipeline: {'quick' if args.quick else 'full'} run, sizes {sizes}", flush=True)
     with timed() as watch:
@@ -639,4 +639,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
