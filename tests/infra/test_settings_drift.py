@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from pydantic import AliasChoices, AliasPath
 
+from localdev.host.config import StartupError
+from localdev.host.discovery import load_app_module
 from tests.infra.bicep import REPO, BicepTree, app_settings, iso_duration
 
 # Settings the code reads that Azure must NOT get from Bicep, each with why.
@@ -96,11 +98,13 @@ def settings_the_code_reads() -> dict[str, set[str]]:
 
 def binding_settings() -> tuple[set[str], set[str]]:
     """(connection names, %SETTING% names) of every binding the host indexes."""
+    # A fresh import, as the host loads it: get_functions() may run only once per app
+    # object, and other tests in the same session index the imported `function_app.app`.
     try:
-        function_app = importlib.import_module("function_app")
-    except ModuleNotFoundError as exc:
+        app = load_app_module(REPO / "function_app.py")
+    except StartupError as exc:
         pytest.fail(f"cannot import function_app.py (the Functions entry point): {exc}")
-    functions = function_app.app.get_functions()
+    functions = app.get_functions()
     assert functions, "function_app.app registers no functions"
     connections: set[str] = set()
     expressions: set[str] = set()
