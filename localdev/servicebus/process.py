@@ -94,7 +94,7 @@ class ServiceBusEmulatorProcess:
     def start(self, timeout: float = 15.0) -> ServiceBusEmulatorProcess:
         """Start the process and wait until it accepts AMQP connections."""
         # Output goes to a file, never a pipe nobody reads (a full pipe would block the emulator).
-        self._log = self.log_path.open("ab") if self.log_path else tempfile.TemporaryFile()  # noqa: SIM115
+        self._log = self.log_path.open("a+b") if self.log_path else tempfile.TemporaryFile()  # noqa: SIM115
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             self.command(),
