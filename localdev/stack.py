@@ -160,6 +160,7 @@ class LocalStack:
         self.emulator = EmulatorPart(
             port=c.servicebus_port,
             data_dir=c.data_dir / "servicebus",
+            config=c.servicebus_config,
             log_path=logs / "servicebus.log",
         )
         self.host = HostProcess(

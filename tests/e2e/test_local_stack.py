@@ -125,10 +125,12 @@ def wait_stored(stack, user_id: str, timeout: float = 60.0) -> list:
     )
 
 
+LOCK_SECONDS = 5  # the project's queue has PT1M; a short lock keeps crash tests quick
+
+
 @pytest.fixture
 def stack(local_stack):
-    # A 5 s lock (the project's queue has PT1M) keeps redelivery after a crash quick.
-    return local_stack(queue_properties={"LockDuration": "PT5S"})
+    return local_stack(queue_properties={"LockDuration": f"PT{LOCK_SECONDS}S"})
 
 
 def unique_user() -> str:
@@ -206,11 +208,24 @@ def test_host_killed_mid_message_redelivers_and_stores_once(stack):
         assert time.monotonic() < deadline, "the processor never picked the message up"
         time.sleep(0.2)
     # When the host dies hard mid-message
+    killed_at = datetime.now(UTC)
     stack.kill_host()
     stack.start_azurite()
     stack.start_host()
-    # Then the broker redelivers it (after the lock expires) and it is stored once
-    (row,) = wait_stored(stack, user_id, timeout=120)
+    # Then the broker redelivers it as soon as the lock expires, and it is stored once
+    (row,) = wait_stored(stack, user_id, timeout=LOCK_SECONDS + 30)
     assert row.user_id == user_id
+    starts = [
+        datetime.fromisoformat(line["ts"])
+        for line in stack.host_log_lines()
+        if line.get("message") == "invocation.started"
+        and line.get("function") == "process_registration"
+    ]
+    assert len(starts) == 2, starts
+    # (the lock ends at most LockDuration after the kill: any renewal came before it)
+    redelivered_after = (starts[1] - killed_at).total_seconds()
+    assert redelivered_after < LOCK_SECONDS + 3, (
+        f"redelivered {redelivered_after:.1f}s after the kill"
+    )
     time.sleep(1)
     assert len(stored(stack, user_id)) == 1

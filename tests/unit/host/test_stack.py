@@ -91,3 +91,16 @@ def test_parse_args_reads_the_three_azurite_ports(tmp_path):
     assert config.host_port == 9
     with pytest.raises(SystemExit):
         parse_args(["--azurite-ports", "1,2"])
+
+
+def test_the_emulator_gets_the_stack_s_queue_config(tmp_path):
+    config_path = tmp_path / "servicebus-config.json"
+    stack = LocalStack(
+        StackConfig(
+            data_dir=tmp_path, settings_path=tmp_path / "s.json", servicebus_config=config_path
+        )
+    )
+    command = stack.emulator.command()
+    assert command[command.index("--config") + 1] == str(config_path)
+    default = LocalStack(StackConfig(data_dir=tmp_path, settings_path=tmp_path / "s.json"))
+    assert "--config" not in default.emulator.command()  # the emulator's own config.json
