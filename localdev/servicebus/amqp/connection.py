@@ -33,7 +33,7 @@ from localdev.servicebus.amqp import conditions
 from localdev.servicebus.amqp.addresses import parse_address
 from localdev.servicebus.amqp.auth import TokenRejected, validate_sas_token
 from localdev.servicebus.amqp.codec import DecodeError
-from localdev.servicebus.amqp.consumers import RESUME_AFTER_RELEASE, Consumers
+from localdev.servicebus.amqp.consumers import Consumers
 from localdev.servicebus.amqp.management import handle as handle_management
 from localdev.servicebus.amqp.message_format import parse_transfer, render
 from localdev.servicebus.amqp.requests import decode_request, encode_reply, status_properties
@@ -116,7 +116,6 @@ class ClientConnection:
         link.rcv_settle_mode = link.remote_rcv_settle_mode
         link.kind = None
         link.path = ""
-        link.paused_until = 0.0
         link.receive_and_delete = False
         address_text = link.remote_source.address if link.is_sender else link.remote_target.address
         try:
@@ -174,7 +173,6 @@ class ClientConnection:
         if not link.is_sender or getattr(link, "kind", None) is None:
             return
         if link.kind == "entity":
-            link.paused_until = 0.0
             self.consumers.wake(link.path)
         else:
             self._flush_outbox(link)
@@ -341,7 +339,7 @@ class ClientConnection:
             self.broker.release(path, token)
         except LockLost:
             return None
-        link.paused_until = self.broker.clock.now() + RESUME_AFTER_RELEASE
+        self.consumers.released(path, link)
         return None
 
     # ------------------------------------------------------------------ close

@@ -1,22 +1,23 @@
 """Receive links waiting for messages, and the pump that hands messages to them.
 
-A link gets messages while it has credit. When the SDK releases a message (it
-arrived while no receive call was active), the link is paused until the client
-grants credit again: otherwise the message would bounce between broker and
-client for as long as leftover credit lasts.
+Like Service Bus, a link gets messages whenever it has credit, at once: a
+message that arrives, is abandoned, released or whose lock expires goes to a
+link with outstanding credit as soon as the broker has it.
+
+When the SDK releases a message (it arrived while no receive call was active),
+the releasing link moves to the back of the rotation, so another link with
+credit gets that message first. If it is the only link, the message goes back
+to it; that repeats at most once per credit the client left outstanding (the
+SDK stops granting credit between receive calls), and the SDK takes it as soon
+as a receive call is active again.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
 from localdev.servicebus.broker import Broker, StoredMessage
-
-RESUME_AFTER_RELEASE = (
-    1.0  # seconds; a paused link gets messages again after this even without a flow
-)
 
 
 class Consumers:
@@ -27,7 +28,6 @@ class Consumers:
         self._send = send
         self._links: dict[str, list[Any]] = {}
         self._dirty: set[str] = set()
-        self._counter = itertools.count()
 
     def add(self, path: str, link: Any) -> None:
         self._links.setdefault(path, []).append(link)
@@ -43,35 +43,28 @@ class Consumers:
         self._dirty.add(path)
 
     def wake(self, path: str) -> None:
+        """A link at `path` got credit (or asked to drain)."""
+        self._dirty.add(path)
+
+    def released(self, path: str, link: Any) -> None:
+        """`link` gave a message back unseen: offer it to the other links first."""
+        links = self._links.get(path, [])
+        if link in links:
+            links.remove(link)
+            links.append(link)
         self._dirty.add(path)
 
     def has_work(self) -> bool:
         return bool(self._dirty)
 
-    def paused_until(self) -> float | None:
-        """The earliest time a paused link resumes on its own, if any link is paused."""
-        times = [
-            link.paused_until
-            for links in self._links.values()
-            for link in links
-            if link.paused_until
-        ]
-        return min(times) if times else None
-
-    def resume_due(self, now: float) -> None:
-        """Wake the paths of paused links whose pause is over."""
-        for path, links in self._links.items():
-            if any(link.paused_until and link.paused_until <= now for link in links):
-                self._dirty.add(path)
-
-    def pump(self, now: float) -> None:
+    def pump(self) -> None:
         """Hand receivable messages to links with credit, one per link per round."""
         dirty, self._dirty = self._dirty, set()
         for path in dirty:
             links = self._links.get(path)
             if not links:
                 continue
-            ready = [link for link in links if self._ready(link, now)]
+            ready = [link for link in links if link.credit > 0]
             while ready:
                 next_round: list[Any] = []
                 for link in ready:
@@ -87,12 +80,3 @@ class Consumers:
             for link in links:
                 if link.drain_mode and link.credit > 0:
                     link.drained()
-
-    @staticmethod
-    def _ready(link: Any, now: float) -> bool:
-        if link.credit <= 0:
-            return False
-        if link.paused_until and link.paused_until > now:
-            return False
-        link.paused_until = 0.0
-        return True

@@ -61,7 +61,6 @@ class AmqpServer:
             client: ClientConnection = key.data
             self._guarded(client, functools.partial(self._io, client, mask))
         self.broker.tick()
-        self.consumers.resume_due(self.broker.clock.now())
         self._process()
         self.broker.commit()
         for client in list(self.clients.values()):
@@ -69,11 +68,10 @@ class AmqpServer:
             self._update_interest(client)
 
     def _timeout(self) -> float:
-        now = self.broker.clock.now()
-        deadlines = [d for d in (self.broker.next_deadline(), self.consumers.paused_until()) if d]
-        if not deadlines:
+        deadline = self.broker.next_deadline()
+        if deadline is None:
             return MAX_WAIT
-        return max(0.0, min(MAX_WAIT, min(deadlines) - now))
+        return max(0.0, min(MAX_WAIT, deadline - self.broker.clock.now()))
 
     def _accept(self) -> None:
         while True:
@@ -139,7 +137,7 @@ class AmqpServer:
                 self._guarded(client, client.process_events)
             if not self.consumers.has_work():
                 return
-            self.consumers.pump(self.broker.clock.now())
+            self.consumers.pump()
 
     def _guarded(self, client: ClientConnection, action: Callable[[], object]) -> None:
         if client.closed:
