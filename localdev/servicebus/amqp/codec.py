@@ -184,6 +184,13 @@ def _decode_array(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
     return items, end
 
 
+def _char(code_point: int) -> str:
+    """An AMQP char: one UTF-32 Unicode scalar value."""
+    if code_point > 0x10FFFF or 0xD800 <= code_point <= 0xDFFF:
+        raise DecodeError(f"invalid AMQP char U+{code_point:X}")
+    return chr(code_point)
+
+
 _CONSTANTS: dict[int, Any] = {0x40: None, 0x41: True, 0x42: False, 0x43: 0, 0x44: 0, 0x45: []}
 _STRUCTS: dict[int, tuple[str, Any]] = {
     0x56: (">B", bool),
@@ -201,7 +208,7 @@ _STRUCTS: dict[int, tuple[str, Any]] = {
     0x55: (">b", int),
     0x72: (">f", float),
     0x82: (">d", float),
-    0x73: (">I", chr),
+    0x73: (">I", _char),
     0x83: (">q", Timestamp),
     0x74: (">4s", bytes),
     0x84: (">8s", bytes),

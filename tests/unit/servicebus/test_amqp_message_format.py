@@ -11,7 +11,7 @@ from azure.servicebus import ServiceBusMessage
 from azure.servicebus._pyamqp._decode import decode_payload
 from azure.servicebus._pyamqp._encode import encode_payload
 from azure.servicebus._transport._pyamqp_transport import PyamqpTransport
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from localdev.servicebus.amqp.auth import TokenRejected, validate_sas_token
@@ -157,8 +157,16 @@ def test_sas_tokens():
 
 
 @given(st.binary(max_size=200))
+@example(b"s\x00\x11\x00\x00")  # an AMQP char past U+10FFFF
 @settings(max_examples=300, deadline=None)
 def test_any_bytes_parse_or_raise_decode_error(raw: bytes):
     for candidate in (raw, b"\x00\x53\x75" + raw, b"\x00\x53\x72" + raw, b"\x00\x53\x73" + raw):
         with contextlib.suppress(DecodeError):
             parse_transfer(candidate)
+
+
+@pytest.mark.parametrize("code_point", [0x110000, 0xD800, 0xFFFFFFFF])
+def test_a_char_outside_unicode_is_a_decode_error(code_point: int):
+    with pytest.raises(DecodeError):
+        decode(b"\x73" + code_point.to_bytes(4, "big"))
+    assert decode(b"\x73\x00\x01\xf6\x00") == ("\U0001f600", 5)
