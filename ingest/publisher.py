@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,11 +16,16 @@ from azure.servicebus.exceptions import (
     ServiceBusAuthorizationError,
 )
 
+from ingest.senders import SenderPool
 from shared.errors import PermanentError, QueueUnavailable
 
-SEND_TIMEOUT = (
-    2.0  # seconds per send attempt: the retry budget is shared.retries.INGEST_PUBLISH_RETRY
-)
+# Seconds per send attempt, waiting for a free sender included: the retry budget
+# around it is shared.retries.INGEST_PUBLISH_RETRY.
+SEND_TIMEOUT = 2.0
+MIN_SEND_TIMEOUT = 0.1  # a send that got its sender at the last moment still gets a chance
+# Senders (one AMQP connection each) per process: one per concurrent request, up to the
+# Functions worker's thread count (infra: PYTHON_THREADPOOL_THREAD_COUNT = 16).
+MAX_SENDERS = 16
 
 
 class PublishRejected(PermanentError):
@@ -72,13 +76,24 @@ _REJECTED = (
 
 
 class ServiceBusPublisher:
-    """Send to a Service Bus queue with one sender per process (senders are not thread-safe)."""
+    """Send to a Service Bus queue through a bounded pool of senders (see `ingest.senders`).
 
-    def __init__(self, client: ServiceBusClient, queue_name: str) -> None:
-        self._client = client
-        self._queue_name = queue_name
-        self._sender: ServiceBusSender | None = None
-        self._lock = threading.Lock()
+    Concurrent requests each borrow their own sender, so they send in parallel
+    instead of queueing behind one link. A send that fails discards its sender;
+    the retry (`INGEST_PUBLISH_RETRY`) then gets a fresh one.
+    """
+
+    def __init__(
+        self, client: ServiceBusClient, queue_name: str, max_senders: int = MAX_SENDERS
+    ) -> None:
+        self._senders: SenderPool[ServiceBusSender] = SenderPool(
+            lambda: client.get_queue_sender(queue_name), max_senders, wait_timeout=SEND_TIMEOUT
+        )
+
+    @property
+    def senders(self) -> SenderPool[ServiceBusSender]:
+        """The pool (its `size` and `idle` counts are for tests and diagnostics)."""
+        return self._senders
 
     def publish(self, message: OutgoingMessage) -> None:
         outgoing = ServiceBusMessage(
@@ -89,24 +104,17 @@ class ServiceBusPublisher:
             correlation_id=message.correlation_id,
             application_properties=dict(message.application_properties),  # type: ignore[arg-type]
         )
-        with self._lock:
-            try:
-                if self._sender is None:
-                    self._sender = self._client.get_queue_sender(self._queue_name)
-                self._sender.send_messages(outgoing, timeout=SEND_TIMEOUT)
-            except _REJECTED as exc:
-                self._discard_sender()
-                raise PublishRejected(f"{type(exc).__name__} from Service Bus") from exc
-            except (AzureError, OSError) as exc:
-                self._discard_sender()  # a fresh link on the next attempt
-                raise QueueUnavailable(f"{type(exc).__name__} from Service Bus") from exc
-
-    def _discard_sender(self) -> None:
-        sender, self._sender = self._sender, None
-        if sender is not None:
-            with contextlib.suppress(AzureError):  # the link is broken; closing is best effort
-                sender.close()
+        started = time.monotonic()
+        try:
+            with self._senders.lend() as sender:
+                # Waiting for a free sender counts against the attempt's SEND_TIMEOUT.
+                remaining = SEND_TIMEOUT - (time.monotonic() - started)
+                sender.send_messages(outgoing, timeout=max(remaining, MIN_SEND_TIMEOUT))
+        except _REJECTED as exc:
+            raise PublishRejected(f"{type(exc).__name__} from Service Bus") from exc
+        except (AzureError, OSError) as exc:
+            raise QueueUnavailable(f"{type(exc).__name__} from Service Bus") from exc
 
     def close(self) -> None:
-        with self._lock:
-            self._discard_sender()
+        """Close every sender (lent ones when their send returns); later publishes fail."""
+        self._senders.close()

@@ -15,9 +15,13 @@ from __future__ import annotations
 import threading
 from typing import Any, TypeVar
 
+import requests
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.servicebus import ServiceBusClient
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from shared.failures import FailureLog
 from shared.registrations import RegistrationReader
@@ -31,6 +35,10 @@ T = TypeVar("T")
 TABLE_CONNECTION_TIMEOUT = 5.0
 TABLE_READ_TIMEOUT = 10.0
 SERVICE_BUS_SOCKET_TIMEOUT = 5.0
+# Kept-alive connections per table host. The processor runs host.json
+# maxConcurrentCalls (16) invocations at once on one client; the requests default
+# (10) made it open and throw away a connection per call beyond the tenth.
+TABLE_CONNECTION_POOL_SIZE = 32
 
 _lock = threading.RLock()
 _instances: dict[str, Any] = {}
@@ -86,14 +94,32 @@ def build_service_bus_client(settings: Settings) -> ServiceBusClient:
     return ServiceBusClient(str(settings.service_bus_namespace), identity, **options)
 
 
+def table_transport(pool_size: int = TABLE_CONNECTION_POOL_SIZE) -> RequestsTransport:
+    """azure-core's requests transport with room for `pool_size` kept-alive connections per host.
+
+    The session is configured as `RequestsTransport` configures its own (urllib3
+    retries off: azure-core and `shared.retries` decide), and the transport owns it:
+    closing the client closes the session.
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(
+        pool_maxsize=pool_size,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return RequestsTransport(
+        session=session,
+        session_owner=True,
+        connection_timeout=TABLE_CONNECTION_TIMEOUT,
+        read_timeout=TABLE_READ_TIMEOUT,
+    )
+
+
 def build_table_service_client(settings: Settings) -> TableServiceClient:
     """A TableServiceClient from a connection string or a service URI + identity."""
     settings.require_tables()
-    options: dict[str, Any] = {
-        "retry_total": 0,
-        "connection_timeout": TABLE_CONNECTION_TIMEOUT,
-        "read_timeout": TABLE_READ_TIMEOUT,
-    }
+    options: dict[str, Any] = {"retry_total": 0, "transport": table_transport()}
     if settings.tables_connection:
         return TableServiceClient.from_connection_string(settings.tables_connection, **options)
     identity = credential(settings.tables_credential, settings.tables_client_id)
