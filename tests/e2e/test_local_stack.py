@@ -194,15 +194,19 @@ def test_emulator_down_answers_503_and_nothing_is_lost_once_it_is_back(stack):
 
 
 def test_host_killed_mid_message_redelivers_and_stores_once(stack):
+    # Given a warm processor (its table clients built while storage was up)
+    warm_up = unique_user()
+    assert post_signed(stack, new_event(warm_up)).status == 202
+    wait_stored(stack, warm_up)
+    # And storage is down, so the processor is stuck retrying with the message locked
     user_id = unique_user()
     event = new_event(user_id)
-    # Given storage is down, so the processor is stuck retrying with the message locked
     stack.stop_azurite()
     assert post_signed(stack, event).status == 202
+    message_id = registration_id(TENANT, user_id)
     deadline = time.monotonic() + 30
     while not any(
-        line.get("message") == "invocation.started"
-        and line.get("function") == "process_registration"
+        line.get("message") == "invocation.started" and line.get("message_id") == message_id
         for line in stack.host_log_lines()
     ):
         assert time.monotonic() < deadline, "the processor never picked the message up"
@@ -218,8 +222,7 @@ def test_host_killed_mid_message_redelivers_and_stores_once(stack):
     starts = [
         datetime.fromisoformat(line["ts"])
         for line in stack.host_log_lines()
-        if line.get("message") == "invocation.started"
-        and line.get("function") == "process_registration"
+        if line.get("message") == "invocation.started" and line.get("message_id") == message_id
     ]
     assert len(starts) == 2, starts
     # (the lock ends at most LockDuration after the kill: any renewal came before it)
