@@ -6,8 +6,9 @@ dead-letter after MaxDeliveryCount):
 - created / updated / unchanged / stale: the table holds the newest version; return.
 - permanent error (unparseable, schema violation, unknown schema_version):
   no retry; the cause goes to the FailureLog, then raise (-> DLQ after 10 deliveries).
-- transient error (throttling, 5xx, timeout, reset): tenacity within the
-  delivery; when the budget is spent, record the last error and raise (-> redelivery).
+- transient error (throttling, 5xx, timeout, reset), also while a store creates its
+  table on first use (that happens inside the write): tenacity within the delivery;
+  when the budget is spent, record the last error and raise (-> redelivery).
 - anything else: record it and raise. Nothing is ever swallowed into a completion.
 """
 

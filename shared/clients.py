@@ -145,12 +145,15 @@ def set_table_service_client(client: TableServiceClient | None) -> None:
 
 
 def table_store(table_name: str) -> AzureTableStore:
-    """An `AzureTableStore` for `table_name`, created (with its table) once per process."""
+    """An `AzureTableStore` for `table_name`, built once per process without any I/O.
+
+    The table itself is created by the store's first write, inside the caller's
+    retry policy: creating it here made a table service that was down at the
+    first delivery fail every delivery at once, with no retry and no record.
+    """
 
     def build() -> AzureTableStore:
-        store = AzureTableStore(get_table_service_client().get_table_client(table_name))
-        store.ensure_table()
-        return store
+        return AzureTableStore(get_table_service_client().get_table_client(table_name))
 
     store: AzureTableStore = _get(f"table:{table_name}", build)
     return store

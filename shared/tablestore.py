@@ -7,13 +7,18 @@ has the same semantics (ETags, insert-if-absent, key ranges) for unit tests.
 
 Entities are flat dicts of str / int / bool values plus `PartitionKey` and
 `RowKey`; None values are not stored.
+
+Both stores create their table lazily, inside the first write (`TableSetup`),
+not when they are built: a table service that is down at that moment then
+fails a write with `StorageUnavailable`, which the caller's retry policy
+retries like any other, and a failed creation is tried again by the next write.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,7 +73,10 @@ class StoredEntity:
 
 
 class TableStore(Protocol):
-    """What the pipeline needs from a table. Errors are `shared.errors` types."""
+    """What the pipeline needs from a table. Errors are `shared.errors` types.
+
+    Writes create the table first if this store has not created it yet.
+    """
 
     def get(self, partition_key: str, row_key: str) -> StoredEntity | None:
         """Point read; None when absent."""
@@ -95,6 +103,26 @@ class TableStore(Protocol):
         ...
 
 
+class TableSetup:
+    """Creates a table once, inside the first write; a failed creation is not remembered.
+
+    `create` must be idempotent (an existing table is success) and raise
+    `shared.errors` types. There is deliberately no lock: during an outage each
+    attempt may take a whole socket timeout, and concurrent writers queueing
+    behind one another would spend their retry budgets waiting, so racing
+    writers each try, and "already exists" counts as done.
+    """
+
+    def __init__(self, create: Callable[[], None]) -> None:
+        self._create = create
+        self.done = False
+
+    def ensure(self) -> None:
+        if not self.done:
+            self._create()
+            self.done = True
+
+
 class InMemoryTableStore:
     """A `TableStore` in a dict, thread-safe, with real ETag semantics."""
 
@@ -102,6 +130,16 @@ class InMemoryTableStore:
         self._rows: dict[tuple[str, str], StoredEntity] = {}
         self._lock = threading.Lock()
         self._versions = itertools.count(1)
+        self._setup = TableSetup(self._create_table)
+        self.creations = 0  # successful table creations (once, unless a creation failed)
+
+    def _create_table(self) -> None:
+        with self._lock:
+            self.creations += 1
+
+    def ensure_table(self) -> None:
+        """Create the table now unless this store already did."""
+        self._setup.ensure()
 
     def _stamp(self, entity: Entity) -> str:
         etag = f'W/"{next(self._versions)}"'
@@ -115,12 +153,14 @@ class InMemoryTableStore:
             return None if found is None else StoredEntity(dict(found.entity), found.etag)
 
     def insert(self, entity: Entity) -> str:
+        self.ensure_table()
         with self._lock:
             if (entity["PartitionKey"], entity["RowKey"]) in self._rows:
                 raise EntityExists(f"{entity['PartitionKey']}/{entity['RowKey']}")
             return self._stamp(entity)
 
     def replace(self, entity: Entity, etag: str) -> str:
+        self.ensure_table()
         with self._lock:
             current = self._rows.get((entity["PartitionKey"], entity["RowKey"]))
             if current is None or current.etag != etag:
@@ -128,6 +168,7 @@ class InMemoryTableStore:
             return self._stamp(entity)
 
     def upsert(self, entity: Entity) -> None:
+        self.ensure_table()
         with self._lock:
             self._stamp(entity)
 
@@ -187,13 +228,19 @@ class AzureTableStore:
 
     def __init__(self, table: TableClient) -> None:
         self._table = table
+        self._setup = TableSetup(self._create_table)
 
     @property
     def table_name(self) -> str:
         return self._table.table_name
 
     def ensure_table(self) -> None:
-        """Create the table if it does not exist (idempotent)."""
+        """Create the table unless this store already did (writes call it themselves)."""
+        self._setup.ensure()
+
+    def _create_table(self) -> None:
+        # Converted like every other call: refused/reset connections, timeouts and 5xx
+        # are `StorageUnavailable`, so the caller's retry policy covers the set-up too.
         try:
             self._table.create_table()
         except ResourceExistsError:
@@ -211,12 +258,14 @@ class AzureTableStore:
         return StoredEntity(dict(found), str(found.metadata["etag"]))
 
     def insert(self, entity: Entity) -> str:
+        self.ensure_table()
         try:
             return str(self._table.create_entity(_clean(entity))["etag"])
         except AzureError as exc:
             raise convert_azure_error(exc) from exc
 
     def replace(self, entity: Entity, etag: str) -> str:
+        self.ensure_table()
         try:
             result = self._table.update_entity(
                 _clean(entity),
@@ -231,6 +280,7 @@ class AzureTableStore:
         return str(result["etag"])
 
     def upsert(self, entity: Entity) -> None:
+        self.ensure_table()
         try:
             self._table.upsert_entity(_clean(entity), mode=UpdateMode.REPLACE)
         except AzureError as exc:

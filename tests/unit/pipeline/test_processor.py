@@ -6,12 +6,17 @@ import json
 
 import pytest
 
+from processor.service import IncomingMessage, RegistrationProcessor
 from shared.errors import StorageUnavailable, UnsupportedSchemaVersion
 from shared.events import canonical_json
+from shared.failures import FailureLog
 from shared.ids import registration_id
+from shared.retries import PROCESSOR_TABLE_RETRY
 from shared.tablestore import InMemoryTableStore
+from shared.writes import RegistrationWriter
 from tests.unit.pipeline.conftest import (
     BASE_EVENT,
+    FAST_RETRY,
     SAMPLES,
     PipelineHarness,
     body_of,
@@ -19,6 +24,7 @@ from tests.unit.pipeline.conftest import (
     http_request,
     service_bus_message,
 )
+from tests.unit.pipeline.test_tablestore import TableDownAtFirst
 
 USER = BASE_EVENT["user"]["user_id"]
 
@@ -185,6 +191,65 @@ def test_success_after_failures_clears_the_failure_record(harness: PipelineHarne
     use_table(harness, InMemoryTableStore())
     harness.deliver(service_bus_message(body_of(BASE_EVENT), message_id="m2", delivery_count=2))
     assert harness.failures.get("m2") is None
+
+
+def test_table_set_up_failing_at_first_use_is_retried_by_the_one_policy(harness) -> None:
+    # Given: the table service is down when the processor first needs its table
+    table = TableDownAtFirst(failures=PROCESSOR_TABLE_RETRY.max_attempts - 1)
+    use_table(harness, table)
+    harness.processor._policy = PROCESSOR_TABLE_RETRY
+
+    # When: one delivery arrives
+    harness.deliver(service_bus_message(body_of(BASE_EVENT), message_id="reg_first"))
+
+    # Then: the set-up was retried inside the delivery with the policy's backoff, and it landed
+    assert table.attempts == PROCESSOR_TABLE_RETRY.max_attempts
+    assert table.creations == 1
+    assert len(harness.sleeps) == PROCESSOR_TABLE_RETRY.max_attempts - 1
+    for attempt, slept in enumerate(harness.sleeps, start=1):
+        assert slept <= PROCESSOR_TABLE_RETRY.compute_backoff(attempt)
+    assert len(harness.reader.get(USER)) == 1
+    assert harness.failures.get("reg_first") is None
+
+    # A later delivery does not create the table again
+    harness.deliver(service_bus_message(body_of(BASE_EVENT), message_id="reg_first"))
+    assert table.attempts == PROCESSOR_TABLE_RETRY.max_attempts
+
+
+def test_table_set_up_down_past_the_budget_raises_and_records_the_cause(harness) -> None:
+    table = TableDownAtFirst(failures=1000)
+    use_table(harness, table)
+    with pytest.raises(StorageUnavailable, match="Connection refused"):
+        harness.deliver(service_bus_message(body_of(BASE_EVENT), message_id="reg_down"))
+    assert table.attempts == FAST_RETRY.max_attempts
+    failure = harness.failures.get("reg_down")
+    assert failure.error_type == "StorageUnavailable"
+    assert "Connection refused" in failure.error_message
+    assert not failure.permanent
+
+    # The next delivery, after the outage, sets the table up and writes
+    table.failures = 0
+    harness.deliver(
+        service_bus_message(body_of(BASE_EVENT), message_id="reg_down", delivery_count=2)
+    )
+    assert len(harness.reader.get(USER)) == 1
+    assert harness.failures.get("reg_down") is None
+
+
+def test_both_tables_down_at_first_use_raise_the_original_error() -> None:
+    failures_table = TableDownAtFirst(failures=1000)
+    sleeps: list[float] = []
+    processor = RegistrationProcessor(
+        RegistrationWriter(TableDownAtFirst(failures=1000)),
+        FailureLog(failures_table),
+        FAST_RETRY,
+        sleep=sleeps.append,
+    )
+    message = IncomingMessage(body=body_of(BASE_EVENT), message_id="reg_x", delivery_count=1)
+    with pytest.raises(StorageUnavailable, match="Connection refused"):
+        processor.process(message)
+    assert failures_table.attempts == 1  # the record was tried once, not retried
+    assert len(sleeps) == FAST_RETRY.max_attempts - 1
 
 
 def test_unexpected_error_is_never_swallowed(harness: PipelineHarness) -> None:
