@@ -48,10 +48,10 @@ from ingest.publisher import OutgoingMessage
 from ingest.service import build_message
 from localdev.host.config import load_host_options
 from localdev.host.process import ROOT
+from localdev.servicebus.process import connection_string as emulator_connection_string
 from localdev.stack import (
     LocalStack,
     StackConfig,
-    emulator_connection_string,
     ensure_local_settings,
 )
 from ops.ingest_client import synthetic_event

@@ -31,9 +31,11 @@ from localdev.azurite import Azurite, AzuriteNotAvailable
 from localdev.host.auth import new_key
 from localdev.host.config import load_host_options, load_local_settings
 from localdev.host.process import ROOT, HostProcess, ManagedProcess
+from localdev.servicebus.process import DEFAULT_PORT, emulator_command
+from localdev.servicebus.process import connection_string as emulator_connection_string
 
 DEFAULT_HOST_PORT = 7071
-DEFAULT_SERVICEBUS_PORT = 5672
+DEFAULT_SERVICEBUS_PORT = DEFAULT_PORT
 DEFAULT_AZURITE_PORTS = (10000, 10001, 10002)  # blob, queue, table
 TABLE_SETTINGS = {
     "REGISTRATIONS_TABLE": "registrations",
@@ -56,28 +58,7 @@ class EmulatorPart(ManagedProcess):
     name = "Service Bus emulator"
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "localdev",
-            "servicebus",
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-            *(["--config", str(self.config)] if self.config else []),
-        ]
-
-
-def emulator_connection_string(port: int, host: str = "localhost") -> str:
-    """The team's emulator connection string (no port in it at the default port)."""
-    endpoint = host if port == DEFAULT_SERVICEBUS_PORT else f"{host}:{port}"
-    return (
-        f"Endpoint=sb://{endpoint};SharedAccessKeyName=RootManageSharedAccessKey;"
-        "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;"
-    )
+        return emulator_command(self.host, self.port, self.config, self.data_dir)
 
 
 def new_webhook_secret() -> str:

@@ -23,12 +23,28 @@ class EmulatorNotAvailable(RuntimeError):
     """The emulator process exited or never started listening."""
 
 
-def connection_string(port: int, host: str = "localhost") -> str:
-    """The SDK connection string for an emulator on `port`."""
+DEFAULT_PORT = 5672
+
+
+def connection_string(port: int = DEFAULT_PORT, host: str = "localhost") -> str:
+    """The SDK connection string for an emulator on `port` (no port in it at the default)."""
+    endpoint = host if port == DEFAULT_PORT else f"{host}:{port}"
     return (
-        f"Endpoint=sb://{host}:{port};SharedAccessKeyName={SAS_KEY_NAME};"
+        f"Endpoint=sb://{endpoint};SharedAccessKeyName={SAS_KEY_NAME};"
         f"SharedAccessKey={SAS_KEY_VALUE};UseDevelopmentEmulator=true;"
     )
+
+
+def emulator_command(
+    host: str, port: int, config_path: Path | None = None, data_dir: Path | None = None
+) -> list[str]:
+    """The `python -m localdev servicebus` command line for these options."""
+    cmd = [sys.executable, "-m", "localdev", "servicebus", "--host", host, "--port", str(port)]
+    if config_path is not None:
+        cmd += ["--config", str(config_path)]
+    if data_dir is not None:
+        cmd += ["--data-dir", str(data_dir)]
+    return cmd
 
 
 def write_config(path: Path, queues: dict[str, dict[str, object]]) -> Path:
@@ -75,21 +91,7 @@ class ServiceBusEmulatorProcess:
         return self.process.pid if self.process else None
 
     def command(self) -> list[str]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "localdev",
-            "servicebus",
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-        ]
-        if self.config_path is not None:
-            cmd += ["--config", str(self.config_path)]
-        if self.data_dir is not None:
-            cmd += ["--data-dir", str(self.data_dir)]
-        return cmd
+        return emulator_command(self.host, self.port, self.config_path, self.data_dir)
 
     def start(self, timeout: float = 15.0) -> ServiceBusEmulatorProcess:
         """Start the process and wait until it accepts AMQP connections."""

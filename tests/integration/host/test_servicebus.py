@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
-from localdev.stack import EmulatorPart, StackError, emulator_connection_string
+from localdev.servicebus.process import connection_string as emulator_connection_string
+from localdev.stack import EmulatorPart, StackError
 from tests.fixtures.ports import free_port
 
 

@@ -6,11 +6,11 @@ import stat
 
 import pytest
 
+from localdev.servicebus.process import connection_string as emulator_connection_string
 from localdev.stack import (
     LocalStack,
     StackConfig,
     StackError,
-    emulator_connection_string,
     ensure_local_settings,
     new_webhook_secret,
     parse_args,
