@@ -43,11 +43,12 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
-from bench.harness import Measurement, free_port, percentile, report, run_concurrently, timed
+from bench.harness import Measurement, percentile, report, run_concurrently, timed
 from ingest.publisher import OutgoingMessage
 from ingest.service import build_message
 from localdev.host.config import load_host_options
 from localdev.host.process import ROOT
+from localdev.ports import free_ports
 from localdev.servicebus.process import connection_string as emulator_connection_string
 from localdev.stack import (
     LocalStack,
@@ -140,10 +141,11 @@ class BenchStack:
         ensure_local_settings(settings_path, ROOT / "local.settings.example.json")
         data_dir = workdir / "data"
         self.host_log = data_dir / "logs" / "host.log"
+        ports = free_ports(5)  # distinct: a repeat would let two parts race for one port
         config = StackConfig(
-            host_port=free_port(),
-            servicebus_port=free_port(),
-            azurite_ports=(free_port(), free_port(), free_port()),
+            host_port=ports[0],
+            servicebus_port=ports[1],
+            azurite_ports=(ports[2], ports[3], ports[4]),
             settings_path=settings_path,
             data_dir=data_dir,
             host_log=self.host_log,

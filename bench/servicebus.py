@@ -20,7 +20,8 @@ from pathlib import Path
 import psutil
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
-from bench.harness import Measurement, free_port, report
+from bench.harness import Measurement, report
+from localdev.ports import free_port
 from localdev.servicebus.process import ServiceBusEmulatorProcess, write_config
 
 QUEUE = "bench"

@@ -183,6 +183,14 @@ class LocalStack:
     # -- lifecycle --------------------------------------------------------------------------
 
     def check_ports(self) -> None:
+        by_port: dict[int, list[str]] = {}
+        for name, port in self.config.ports.items():
+            by_port.setdefault(port, []).append(name)
+        shared = [
+            f"{' and '.join(names)} on {port}" for port, names in by_port.items() if len(names) > 1
+        ]
+        if shared:
+            raise StackError(f"one port for two parts: {', '.join(shared)}; pass distinct ports")
         busy = [
             f"{name} port {port}" for name, port in self.config.ports.items() if port_in_use(port)
         ]

@@ -6,6 +6,7 @@ import stat
 
 import pytest
 
+from localdev.ports import free_ports
 from localdev.servicebus.process import connection_string as emulator_connection_string
 from localdev.stack import (
     LocalStack,
@@ -104,3 +105,22 @@ def test_the_emulator_gets_the_stack_s_queue_config(tmp_path):
     assert command[command.index("--config") + 1] == str(config_path)
     default = LocalStack(StackConfig(data_dir=tmp_path, settings_path=tmp_path / "s.json"))
     assert "--config" not in default.emulator.command()  # the emulator's own config.json
+
+
+def test_one_port_for_two_parts_is_refused_before_anything_starts(tmp_path):
+    # Given the emulator asked for Azurite's table port
+    emulator, blob, queue = free_ports(3)
+    config = StackConfig(
+        data_dir=tmp_path,
+        settings_path=tmp_path / "s.json",
+        servicebus_port=emulator,
+        azurite_ports=(blob, queue, emulator),
+    )
+    # Then the stack names both parts instead of letting them race for the port
+    with pytest.raises(StackError, match="one port for two parts"):
+        LocalStack(config).check_ports()
+
+
+def test_free_ports_are_distinct():
+    ports = free_ports(50)
+    assert len(set(ports)) == 50
