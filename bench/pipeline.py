@@ -48,7 +48,6 @@ from ingest.publisher import OutgoingMessage
 from ingest.service import build_message
 from localdev.host.config import load_host_options
 from localdev.host.process import ROOT
-from localdev.ports import free_ports
 from localdev.servicebus.process import connection_string as emulator_connection_string
 from localdev.stack import (
     LocalStack,
@@ -137,20 +136,10 @@ class BenchStack:
     """The local stack on free ports in a temporary directory, with what the benchmarks need."""
 
     def __init__(self, workdir: Path) -> None:
-        settings_path = workdir / "local.settings.json"
-        ensure_local_settings(settings_path, ROOT / "local.settings.example.json")
-        data_dir = workdir / "data"
-        self.host_log = data_dir / "logs" / "host.log"
-        ports = free_ports(5)  # distinct: a repeat would let two parts race for one port
-        config = StackConfig(
-            host_port=ports[0],
-            servicebus_port=ports[1],
-            azurite_ports=(ports[2], ports[3], ports[4]),
-            settings_path=settings_path,
-            data_dir=data_dir,
-            host_log=self.host_log,
-            host_shutdown_timeout=5.0,
-        )
+        config = StackConfig.isolated(workdir, host_shutdown_timeout=5.0)
+        ensure_local_settings(config.settings_path, ROOT / "local.settings.example.json")
+        assert config.host_log is not None
+        self.host_log = config.host_log
         self.stack = LocalStack(config, say=lambda _: None)
         self.values = self.stack.effective_settings()
         self.concurrency = load_host_options(ROOT / "host.json").service_bus.max_concurrent_calls

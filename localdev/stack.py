@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from azure.data.tables import TableServiceClient
 
@@ -31,6 +32,7 @@ from localdev.azurite import Azurite, AzuriteNotAvailable
 from localdev.host.auth import new_key
 from localdev.host.config import load_host_options, load_local_settings
 from localdev.host.process import ROOT, HostProcess, ManagedProcess
+from localdev.ports import free_ports
 from localdev.servicebus.process import DEFAULT_PORT, emulator_command
 from localdev.servicebus.process import connection_string as emulator_connection_string
 
@@ -104,6 +106,24 @@ class StackConfig:
     host_log: Path | None = None  # None: host logs go to the terminal
     servicebus_config: Path | None = None  # None: localdev/servicebus/config.json
     host_shutdown_timeout: float = 30.0
+
+    @classmethod
+    def isolated(cls, workdir: Path, **options: Any) -> StackConfig:
+        """A stack in `workdir` on free, distinct ports, with its own settings file and data.
+
+        For tests and benchmarks: it never clashes with a running `make run`.
+        """
+        host, servicebus, blob, queue, table = free_ports(5)  # together, so none repeats
+        data_dir = workdir / "data"
+        return cls(
+            host_port=host,
+            servicebus_port=servicebus,
+            azurite_ports=(blob, queue, table),
+            settings_path=workdir / "local.settings.json",
+            data_dir=data_dir,
+            host_log=data_dir / "logs" / "host.log",
+            **options,
+        )
 
     @property
     def ports(self) -> dict[str, int]:

@@ -24,7 +24,7 @@ from shared.registrations import RegistrationReader
 from shared.retries import PROCESSOR_TABLE_RETRY
 from shared.settings import Settings
 from shared.writes import WriteOutcome
-from tests.fixtures.ports import free_port
+from tests.fixtures.azurite import running_azurite
 from tests.integration.pipeline.conftest import make_store
 from tests.unit.pipeline.conftest import BASE_EVENT, body_of
 
@@ -54,14 +54,8 @@ def test_table_creation_on_first_write_converts_503_and_resets_and_is_tried_agai
 @pytest.fixture
 def own_azurite(tmp_path: Path):
     """An Azurite of this test's own on a free port (the test stops and restarts it)."""
-    log = tmp_path / "azurite.log"
-    server = Azurite(table_port=free_port(), log_path=log)
-    try:
-        server.start()
-    except Exception as exc:  # fail loudly with the cause, never skip
-        pytest.fail(f"Azurite could not start: {exc} (log: {log})", pytrace=False)
-    yield server
-    server.stop()
+    with running_azurite(tmp_path / "azurite.log") as server:
+        yield server
 
 
 @pytest.fixture
