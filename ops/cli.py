@@ -18,7 +18,7 @@ import typer
 
 from ops import dlq as dlq_reading
 from ops import registrations as registration_rows
-from ops.dead_letters import DeadLetter, selection_from_flags
+from ops.dead_letters import DeadLetter, Selection, selection_from_flags
 from ops.dlq_actions import ActionContext, ActionReport, ReplayPolicy, plan_replay, purge, replay
 from ops.dlq_actions import select as select_letters
 from ops.dlq_settle import MessageOutcome, PassOptions
@@ -131,6 +131,18 @@ def dlq_show(
         output.record(dlq_reading.detail(letter, wiring.failures))
 
 
+def _selection(
+    everything: bool,
+    seq: list[str] | None,
+    reason: str | None,
+    older_than: str | None,
+    error: str | None,
+) -> Selection:
+    """The dead letters a replay or purge acts on, from its flags."""
+    age = parse_duration(older_than) if older_than else None
+    return selection_from_flags(everything, seq or [], reason, age, error)
+
+
 @dlq_app.command("replay")
 def dlq_replay(
     ctx: typer.Context,
@@ -153,9 +165,7 @@ def dlq_replay(
     json_output: JsonFlag = False,
 ) -> None:
     """Send dead letters back to the queue (send first, then settle), audited."""
-    selection = selection_from_flags(
-        everything, seq or [], reason, parse_duration(older_than) if older_than else None, error
-    )
+    selection = _selection(everything, seq, reason, older_than, error)
     options = PassOptions(batch_size, lock_wait_seconds=lock_wait, rate_per_second=_rate(rate))
     policy = ReplayPolicy(max_replays, force)
     with _session(ctx, json_output) as (wiring, output):
@@ -190,9 +200,7 @@ def dlq_purge(
     json_output: JsonFlag = False,
 ) -> None:
     """Delete the selected dead letters for good (dlq export first), audited."""
-    selection = selection_from_flags(
-        everything, seq or [], reason, parse_duration(older_than) if older_than else None, error
-    )
+    selection = _selection(everything, seq, reason, older_than, error)
     if not (yes or dry_run):
         raise UsageProblem("purge deletes messages for good: add --yes (or look first: --dry-run)")
     with _session(ctx, json_output) as (wiring, output):

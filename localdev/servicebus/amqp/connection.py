@@ -36,7 +36,12 @@ from localdev.servicebus.amqp.codec import DecodeError
 from localdev.servicebus.amqp.consumers import Consumers
 from localdev.servicebus.amqp.management import handle as handle_management
 from localdev.servicebus.amqp.message_format import parse_transfer, render
-from localdev.servicebus.amqp.requests import decode_request, encode_reply, status_properties
+from localdev.servicebus.amqp.requests import (
+    Request,
+    decode_request,
+    encode_reply,
+    status_properties,
+)
 from localdev.servicebus.broker import (
     Broker,
     BrokerError,
@@ -224,12 +229,19 @@ class ClientConnection:
         delivery.local.condition = _condition(condition, description)
         delivery.update(Delivery.REJECTED)
 
-    def _put_token(self, link: Any, delivery: Any, raw: bytes) -> None:
+    @staticmethod
+    def _accept_request(delivery: Any, raw: bytes) -> Request | None:
+        """Accept and settle a CBS or management request; its decoded form, None if garbled."""
         delivery.update(Delivery.ACCEPTED)
         delivery.settle()
         try:
-            request = decode_request(raw)
+            return decode_request(raw)
         except DecodeError:
+            return None
+
+    def _put_token(self, link: Any, delivery: Any, raw: bytes) -> None:
+        request = self._accept_request(delivery, raw)
+        if request is None:
             return
         token = request.body.decode() if isinstance(request.body, bytes) else request.body
         status, description = 202, "Accepted"
@@ -245,11 +257,8 @@ class ClientConnection:
         self._reply(link, request.reply_to, encode_reply(request.message_id, props, None))
 
     def _management(self, link: Any, delivery: Any, raw: bytes) -> None:
-        delivery.update(Delivery.ACCEPTED)
-        delivery.settle()
-        try:
-            request = decode_request(raw)
-        except DecodeError:
+        request = self._accept_request(delivery, raw)
+        if request is None:
             return
         operation = request.application_properties.get("operation")
         reply = handle_management(self.broker, link.path, str(operation), request.body)
