@@ -46,6 +46,35 @@ class Settings(BaseSettings):
     azure_web_jobs_storage: str | None = Field(default=None, alias="AzureWebJobsStorage")
     localdev_function_key: SecretStr = Field(default=SecretStr(""), alias="LOCALDEV_FUNCTION_KEY")
 
+    # Every user, every path: the tenant the reconciler and Event Streams speak for.
+    auth0_domain: str | None = Field(default=None, alias="AUTH0_DOMAIN")
+    auth0_client_id: str | None = Field(default=None, alias="AUTH0_CLIENT_ID")
+    auth0_client_secret: SecretStr = Field(default=SecretStr(""), alias="AUTH0_CLIENT_SECRET")
+    auth0_tenant_id: str | None = Field(default=None, alias="AUTH0_TENANT_ID")
+    auth0_base_url: str | None = Field(default=None, alias="AUTH0_BASE_URL")
+    auth0_events_token: SecretStr = Field(default=SecretStr(""), alias="AUTH0_EVENTS_TOKEN")
+    send_fields: str = Field(default="none", alias="SEND_FIELDS")
+    reconcile_schedule: str = Field(default="0 */10 * * * *", alias="RECONCILE_SCHEDULE")
+    reconcile_max_rps: float = Field(default=1.0, gt=0, alias="RECONCILE_MAX_RPS")
+    reconcile_settle_lag_seconds: int = Field(
+        default=120, ge=0, alias="RECONCILE_SETTLE_LAG_SECONDS"
+    )
+    reconcile_state_table: str = Field(default="reconcilestate", alias="RECONCILE_STATE_TABLE")
+    tombstones_table: str = Field(default="tombstones", alias="TOMBSTONES_TABLE")
+    app_audit_table: str = Field(default="apperasures", alias="APP_AUDIT_TABLE")
+
+    @property
+    def auth0_events_tokens(self) -> list[str]:
+        """Every accepted Event Streams bearer token (several during a rotation)."""
+        return self.auth0_events_token.get_secret_value().split()
+
+    @property
+    def auth0_api_base(self) -> str | None:
+        """Where `/oauth/token` and `/api/v2` live: AUTH0_BASE_URL, else https://AUTH0_DOMAIN."""
+        if self.auth0_base_url:
+            return self.auth0_base_url.rstrip("/")
+        return f"https://{self.auth0_domain}" if self.auth0_domain else None
+
     @property
     def webhook_secrets(self) -> list[str]:
         """Every configured `whsec_...` secret (several during a rotation)."""
