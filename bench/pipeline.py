@@ -44,7 +44,7 @@ from azure.data.tables import TableClient
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
 from bench.harness import Measurement, percentile, report, run_concurrently, timed
-from ingest.publisher import OutgoingMessage
+from shared.publisher import OutgoingMessage
 from ingest.service import build_message
 from localdev.host.config import load_host_options
 from localdev.host.process import ROOT
@@ -105,7 +105,7 @@ def outgoing(event: dict[str, Any]) -> OutgoingMessage:
 
 
 def to_servicebus(message: OutgoingMessage, message_id: str | None = None) -> ServiceBusMessage:
-    """The SDK message `ingest.publisher.ServiceBusPublisher` sends for `message`."""
+    """The SDK message `shared.publisher.ServiceBusPublisher` sends for `message`."""
     return ServiceBusMessage(
         message.body,
         message_id=message_id or message.message_id,

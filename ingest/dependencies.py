@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from ingest.publisher import RegistrationPublisher, ServiceBusPublisher
+from shared.publisher import RegistrationPublisher, ServiceBusPublisher
 from ingest.service import IngestService
 from shared import clients
 from shared.signing import SignatureVerifier

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ingest.publisher import OutgoingMessage, RegistrationPublisher
+from shared.publisher import OutgoingMessage, RegistrationPublisher
 from shared import keys
 from shared.errors import (
     InvalidEvent,

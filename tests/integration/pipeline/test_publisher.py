@@ -9,7 +9,7 @@ import uuid
 import pytest
 from azure.servicebus import ServiceBusClient
 
-from ingest.publisher import OutgoingMessage, ServiceBusPublisher
+from shared.publisher import OutgoingMessage, ServiceBusPublisher
 from shared.clients import build_service_bus_client
 from shared.errors import QueueUnavailable
 from shared.settings import Settings

@@ -15,7 +15,7 @@ from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
 
 from ingest import dependencies as ingest_dependencies
-from ingest.publisher import ServiceBusPublisher
+from shared.publisher import ServiceBusPublisher
 from ingest.service import IngestService
 from processor import dependencies as processor_dependencies
 from processor.service import RegistrationProcessor

@@ -14,7 +14,7 @@ from azure.functions.servicebus import ServiceBusMessage
 
 import function_app
 from ingest import dependencies as ingest_dependencies
-from ingest.publisher import InMemoryPublisher
+from shared.publisher import InMemoryPublisher
 from ingest.service import IngestService
 from processor import dependencies as processor_dependencies
 from processor.service import RegistrationProcessor

@@ -1,4 +1,4 @@
-"""`ingest.senders.SenderPool`: bounded, lazy, reused, one borrower each, broken ones replaced.
+"""`shared.senders.SenderPool`: bounded, lazy, reused, one borrower each, broken ones replaced.
 
 The pool holds objects with `close()`; here they are `RecordingSender`s (the
 project's own stand-in, not an SDK mock). The real senders against the
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ingest.senders import SenderPool
+from shared.senders import SenderPool
 from shared.errors import QueueUnavailable
 
 

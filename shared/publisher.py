@@ -16,7 +16,7 @@ from azure.servicebus.exceptions import (
     ServiceBusAuthorizationError,
 )
 
-from ingest.senders import SenderPool
+from shared.senders import SenderPool
 from shared.errors import PermanentError, QueueUnavailable
 
 # Seconds per send attempt, waiting for a free sender included: the retry budget
@@ -76,7 +76,7 @@ _REJECTED = (
 
 
 class ServiceBusPublisher:
-    """Send to a Service Bus queue through a bounded pool of senders (see `ingest.senders`).
+    """Send to a Service Bus queue through a bounded pool of senders (see `shared.senders`).
 
     Concurrent requests each borrow their own sender, so they send in parallel
     instead of queueing behind one link. A send that fails discards its sender;
