@@ -9,11 +9,12 @@ PY := $(VENV)/bin/python
 INFRA_VENV := .venv-infra
 PYTEST := $(PY) -m pytest
 
-.PHONY: help setup run test test-python test-js check format bench reliability clean
+.PHONY: help setup run test test-unit test-python test-js check format bench reliability clean
 
 help:
 	@echo "make run          start Azurite + Service Bus emulator + Functions host (Ctrl-C stops)"
 	@echo "make test         lint, type-check, every Python test tier, the Action's JS tests, infra checks"
+	@echo "make test-unit    the unit tier only: no services, no npm (the fast loop)"
 	@echo "make check        ruff + mypy only"
 	@echo "make bench        benchmarks; ratios against same-run baselines"
 	@echo "make reliability  the full fault-injection suite"
@@ -50,6 +51,10 @@ check: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# The fast loop: needs only .venv (no infra venv, no npm, no services).
+test-unit: $(VENV)/.installed
+	$(PYTEST) -q tests/unit
 
 test-python: setup
 	$(PYTEST) -m "not slow" tests
