@@ -9,6 +9,7 @@ USAGE = """usage: python -m localdev COMMAND [options]
 commands:
   servicebus   the Service Bus emulator (AMQP 1.0 on 127.0.0.1:5672)
   host         the local Functions host (function_app.py on 127.0.0.1:7071)
+  auth0        the Auth0 stand-in (token + Management API user search on 127.0.0.1:4010)
   up           Azurite + the emulator + the host, in the foreground
 """
 
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         from localdev.servicebus.cli import main as run
     elif command == "host":
         from localdev.host.cli import main as run
+    elif command == "auth0":
+        from localdev.auth0.cli import main as run
     elif command == "up":
         from localdev.stack import main as run
     else:
