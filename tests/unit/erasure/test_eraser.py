@@ -1,0 +1,142 @@
+"""Erasure over in-memory stores: what goes, what stays, and the audit row."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from shared.erasure import UserDeletion, belongs_to, parse_deletion
+from shared.errors import InvalidEvent
+from shared.failures import ProcessingFailure
+from shared.registrations import INDEX_PARTITIONS, MAIN_PARTITIONS
+from shared.tablestore import KeyRange
+from shared.tombstones import subject_hash
+from tests.unit.erasure.memory import T0, TENANT, ErasurePipeline, creation_body, deletion_body
+
+USER = "google-oauth2|1029"
+
+
+def stored(pipeline: ErasurePipeline) -> tuple[list[dict], list[dict]]:
+    main = list(pipeline.registrations.query(MAIN_PARTITIONS))
+    index = list(pipeline.registrations.query(INDEX_PARTITIONS))
+    return main, index
+
+
+def failure(message_id: str, user_id: str | None) -> ProcessingFailure:
+    return ProcessingFailure(
+        message_id=message_id, user_id=user_id, tenant_id=TENANT if user_id else None,
+        delivery_count=3, error_type="InvalidEvent", error_message="user.name: too long",
+        permanent=True, correlation_id="c" * 32, failed_at=T0,
+    )  # fmt: skip
+
+
+def test_erasure_removes_entity_index_failures_and_dead_letters_and_keeps_others() -> None:
+    pipeline = ErasurePipeline()
+    pipeline.deliver(creation_body(USER, T0, email="ana@example.com"))
+    pipeline.deliver(creation_body("auth0|other", T0))
+    pipeline.failures.record(failure("reg_1", USER))
+    pipeline.failures.record(failure("reg_2", "auth0|other"))
+    pipeline.failures.record(failure("reg_3", None))
+    pipeline.dead_letters.bodies = [
+        creation_body(USER, T0 - timedelta(days=1)),
+        creation_body("auth0|other", T0),
+        b"not json",
+    ]
+
+    result = pipeline.deliver(deletion_body(USER, T0 + timedelta(hours=1)), "del_1")
+
+    assert result.counts() == {  # type: ignore[attr-defined]
+        "entities": 1, "index_entries": 1, "failures": 1, "dead_letters": 1,
+    }  # fmt: skip
+    main, index = stored(pipeline)
+    assert [e["user_id"] for e in main] == ["auth0|other"]
+    assert [e["user_id"] for e in index] == ["auth0|other"]
+    assert {f.message_id for f in pipeline.failures.iter_all()} == {"reg_2", "reg_3"}
+    assert pipeline.dead_letters.bodies[1:] == [b"not json"]
+    assert pipeline.reader.get(USER) == []
+
+
+def test_the_audit_row_has_the_ops_format_and_no_personal_data() -> None:
+    pipeline = ErasurePipeline()
+    pipeline.deliver(creation_body(USER, T0))
+    pipeline.deliver(deletion_body(USER, T0 + timedelta(hours=1)), "del_1")
+    pipeline.deliver(deletion_body(USER, T0 + timedelta(hours=1)), "del_1")  # redelivery
+
+    (row,) = pipeline.audit.query(KeyRange.exactly("action"))
+    assert row["action"] == "erase"
+    assert row["operator"] == "app:processor"
+    assert row["outcome"] == "completed"
+    assert row["selection"] == "user " + subject_hash(TENANT, USER)[:32]
+    assert json.loads(row["counts"])["entities"] == 1
+    assert USER not in json.dumps(row)
+    assert "1029" not in json.dumps(row)
+
+
+def test_a_late_old_deletion_never_erases_a_later_resignup() -> None:
+    pipeline = ErasurePipeline()
+    pipeline.deliver(deletion_body(USER, T0))
+    pipeline.deliver(creation_body(USER, T0 + timedelta(days=2)))  # the re-signup
+
+    pipeline.deliver(deletion_body(USER, T0))  # a late duplicate of the old deletion
+
+    (registration,) = pipeline.reader.get(USER)
+    assert registration.created_at == T0 + timedelta(days=2)
+
+
+def test_signups_created_before_the_deletion_are_dropped_when_they_arrive() -> None:
+    pipeline = ErasurePipeline()
+    pipeline.deliver(deletion_body(USER, T0))
+
+    outcome = pipeline.deliver(creation_body(USER, T0 - timedelta(minutes=1)))
+
+    assert outcome == "stale"
+    assert stored(pipeline) == ([], [])
+
+
+def test_a_write_that_raced_with_an_erasure_is_undone() -> None:
+    # Given a creation that checked the tombstone before the deletion wrote it...
+    pipeline = ErasurePipeline()
+    checks = []
+    real = pipeline.tombstones.is_tombstoned
+
+    def check_then_delete(tenant: str, user: str, created_at):  # type: ignore[no-untyped-def]
+        answer = real(tenant, user, created_at)
+        checks.append(answer)
+        pipeline.deliver(deletion_body(USER, T0 + timedelta(hours=1)))  # erasure runs now
+        return answer
+
+    pipeline.tombstones.is_tombstoned = check_then_delete  # type: ignore[method-assign]
+    # When its write lands after the erasure finished...
+    pipeline.deliver(creation_body(USER, T0))
+    # Then the check after the write erases it again.
+    assert checks == [False]
+    assert stored(pipeline) == ([], [])
+
+
+def test_belongs_to_matches_tenant_user_and_time() -> None:
+    old, new = creation_body(USER, T0), creation_body(USER, T0 + timedelta(days=1))
+    assert belongs_to(old, TENANT, USER, T0)
+    assert not belongs_to(new, TENANT, USER, T0)
+    assert not belongs_to(old, "other-tenant", USER, T0)
+    assert belongs_to(deletion_body(USER, T0), TENANT, USER, T0)
+    bad_time = json.loads(old)
+    bad_time["user"]["created_at"] = "yesterday"
+    assert belongs_to(json.dumps(bad_time).encode(), TENANT, USER, T0)
+    assert not belongs_to(b"[1, 2]", TENANT, USER, T0)
+
+
+def test_deletion_bodies_round_trip_and_bad_ones_name_the_field() -> None:
+    deletion = UserDeletion.of(TENANT, USER, T0, "event-stream")
+    body = deletion.canonical_json()
+    assert json.loads(body) == {
+        "type": "user.deleted", "schema_version": 1, "tenant": {"id": TENANT},
+        "user": {"user_id": USER}, "deleted_at": "2026-11-26T03:00:00.000Z",
+        "source": "event-stream",
+    }  # fmt: skip
+    assert parse_deletion(body) == deletion
+    with pytest.raises(InvalidEvent) as caught:
+        parse_deletion(body.replace("2026-11-26T03:00:00.000Z", "soon"))
+    assert caught.value.errors[0][0] == "deleted_at"
+    assert "soon" not in str(caught.value)
