@@ -7,13 +7,12 @@ Used by `python -m localdev up` and by the test fixtures. Azurite comes from
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from localdev.processes import ROOT, ChildProcess, PortOpen
+
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's published, well-known development key: not a secret.
 ACCOUNT_KEY = (
@@ -45,24 +44,6 @@ def connection_string(
     return ";".join(parts) + ";"
 
 
-def wait_for_port(
-    host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    """Block until something accepts TCP connections on host:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise AzuriteNotAvailable(
-                f"process exited with code {process.returncode} before listening on {port}"
-            )
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
-
-
 @dataclass
 class Azurite:
     """One Azurite process. `tables_only` starts just the Table service (fast, for tests)."""
@@ -73,7 +54,7 @@ class Azurite:
     location: Path | None = None  # None: in memory
     host: str = "127.0.0.1"
     log_path: Path | None = None
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    child: ChildProcess | None = field(default=None, init=False)
 
     @property
     def connection_string(self) -> str:
@@ -116,30 +97,27 @@ class Azurite:
 
     def start(self, timeout: float = 30.0) -> Azurite:
         """Start the process and wait until every service accepts connections."""
-        log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        try:
-            self.process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            if not isinstance(log, int):
-                log.close()  # the child has its own descriptor; ours would leak (ResourceWarning)
-        for port in (self.table_port, self.blob_port, self.queue_port):
-            if port is not None:
-                wait_for_port(self.host, port, timeout, self.process)
+        ports = (self.table_port, self.blob_port, self.queue_port)
+        self.child = ChildProcess(
+            name="Azurite",
+            command=self.command(),
+            readiness=[PortOpen(self.host, port) for port in ports if port is not None],
+            log_path=self.log_path,
+        )
+        self.child.start(timeout)
         return self
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The running child, if started (fault tests signal it)."""
+        return self.child.process if self.child else None
+
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate the process (and wait for it)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+        """SIGTERM its process group (and wait), SIGKILL after `timeout`."""
+        if self.child is not None:
+            self.child.stop(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL its process group: a crash, for fault tests."""
+        if self.child is not None:
+            self.child.kill()

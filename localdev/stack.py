@@ -31,9 +31,10 @@ from azure.data.tables import TableServiceClient
 from localdev.azurite import Azurite, AzuriteNotAvailable
 from localdev.host.auth import new_key
 from localdev.host.config import load_host_options, load_local_settings
-from localdev.host.process import ROOT, HostProcess, ManagedProcess
+from localdev.host.process import HostProcess
 from localdev.ports import free_ports
-from localdev.servicebus.process import DEFAULT_PORT, emulator_command
+from localdev.processes import ROOT, ProcessExit
+from localdev.servicebus.process import DEFAULT_PORT, ServiceBusEmulatorProcess
 from localdev.servicebus.process import connection_string as emulator_connection_string
 
 DEFAULT_HOST_PORT = 7071
@@ -48,19 +49,6 @@ TABLE_SETTINGS = {
 
 class StackError(RuntimeError):
     """A part of the stack cannot start; the message says what to do."""
-
-
-@dataclass
-class EmulatorPart(ManagedProcess):
-    """`python -m localdev servicebus`, persisting its messages under `data_dir`."""
-
-    data_dir: Path = ROOT / ".localdev" / "servicebus"
-    config: Path | None = None  # None: the emulator's own config.json
-
-    name = "Service Bus emulator"
-
-    def command(self) -> list[str]:
-        return emulator_command(self.host, self.port, self.config, self.data_dir)
 
 
 def new_webhook_secret() -> str:
@@ -144,7 +132,7 @@ class LocalStack:
     config: StackConfig
     say: Callable[[str], None] = print
     azurite: Azurite = field(init=False)
-    emulator: EmulatorPart = field(init=False)
+    emulator: ServiceBusEmulatorProcess = field(init=False)
     host: HostProcess = field(init=False)
 
     def __post_init__(self) -> None:
@@ -158,10 +146,10 @@ class LocalStack:
             location=c.data_dir / "azurite",
             log_path=logs / "azurite.log",
         )
-        self.emulator = EmulatorPart(
+        self.emulator = ServiceBusEmulatorProcess(
             port=c.servicebus_port,
+            config_path=c.servicebus_config,
             data_dir=c.data_dir / "servicebus",
-            config=c.servicebus_config,
             log_path=logs / "servicebus.log",
         )
         self.host = HostProcess(
@@ -259,16 +247,12 @@ class LocalStack:
         self.emulator.stop()
         self.azurite.stop()
 
-    def crashed_part(self) -> tuple[str, int] | None:
-        """The first part that has exited, with its exit code."""
-        parts: list[tuple[str, int | None]] = [
-            ("Functions host", self.host.poll()),
-            ("Service Bus emulator", self.emulator.poll()),
-            ("Azurite", self.azurite.process.poll() if self.azurite.process else None),
-        ]
-        for name, code in parts:
-            if code is not None:
-                return name, code
+    def crashed_part(self) -> ProcessExit | None:
+        """The first part that has exited: which one, its exit code and its log's tail."""
+        for part in (self.host.child, self.emulator.child, self.azurite.child):
+            report = part.exit_report() if part is not None else None
+            if report is not None:
+                return report
         return None
 
 
@@ -393,9 +377,6 @@ def watch(stack: LocalStack, interval: float = 0.5) -> int:
     while True:
         crashed = stack.crashed_part()
         if crashed:
-            name, code = crashed
-            print(
-                f"localdev up: {name} exited with code {code}; stopping the stack", file=sys.stderr
-            )
+            print(f"localdev up: {crashed}\nStopping the stack.", file=sys.stderr)
             return 1
         time.sleep(interval)

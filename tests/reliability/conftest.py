@@ -85,22 +85,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.fixture
 def fault_stack(local_stack: Callable[..., Any]) -> Callable[..., Any]:
-    """`local_stack`, plus the emulator actually using the queue properties asked for.
-
-    Workaround: `LocalStack` builds its `EmulatorPart` without
-    `StackConfig.servicebus_config`, so `local_stack(queue_properties=...)`
-    writes the config but the emulator starts with the project's. When that
-    is the case, the emulator is pointed at the written config and restarted
-    (empty, before any traffic); once the stack passes the config itself,
-    this does nothing.
-    """
-
-    def start(**kwargs: Any) -> Any:
-        handle = local_stack(**kwargs)
-        written = handle.stack.config.servicebus_config
-        if written is not None and handle.stack.emulator.config != written:
-            handle.stack.emulator.config = written
-            handle.restart_emulator()
-        return handle
-
-    return start
+    """`local_stack` for fault scenarios (the stack passes `queue_properties` to the emulator)."""
+    return local_stack

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
+from localdev.servicebus.process import ServiceBusEmulatorProcess
 from localdev.servicebus.process import connection_string as emulator_connection_string
-from localdev.stack import EmulatorPart, StackError
+from localdev.stack import StackError
 from tests.fixtures.ports import free_port
 
 
@@ -77,10 +78,10 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
             }
         )
     )
-    part = EmulatorPart(
+    part = ServiceBusEmulatorProcess(
         port=free_port(),
         data_dir=tmp_path / "sb",
-        config=config,
+        config_path=config,
         log_path=tmp_path / "servicebus.log",
     )
     try:
