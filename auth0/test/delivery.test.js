@@ -13,7 +13,7 @@ const { startIngestDouble, refusedUrl } = require('../testing/ingest-double.js')
 const { skippingClock, replayRandom } = require('../testing/clock.js');
 const { loadEvent, secretsFor, testSecret } = require('../testing/events.js');
 
-const DATABASE_ID = action.registrationId('acme-prod', 'auth0|6745a1f09c2b3d4e5f607182');
+const DATABASE_ID = action.registrationId('acme-prod', 'auth0|6745a1f09c2b3d4e5f607182', '2026-11-26T03:12:45.118Z');
 
 /** A handler on a skipping clock that records its log lines. */
 function skippingHandler(policy = {}, random = replayRandom([0.5])) {
@@ -63,7 +63,9 @@ test('503 twice then 202: three signed attempts, same id, jittered backoff', () 
       attempts: 3,
       status: 202,
       registrationId: DATABASE_ID,
+      traceId: result.traceId,
     });
+    assert.match(result.traceId, /^[0-9a-f]{32}$/);
     assert.equal(ingest.requests.length, 3);
     // Full jitter with random()=0.5: half of 250 ms, then half of 500 ms.
     assert.deepEqual(clock.sleeps, [125, 250]);
@@ -74,7 +76,12 @@ test('503 twice then 202: three signed attempts, same id, jittered backoff', () 
       assert.equal(request.headers['x-functions-key'], 'test-function-key');
       assert.equal(request.headers['content-type'], 'application/json');
       assert.equal(verifySignature(request).user.user_id, 'auth0|6745a1f09c2b3d4e5f607182');
+      assert.equal(verifySignature(request).source, 'action');
     }
+    // One trace for the execution, a new parent span id for each attempt
+    const parents = ingest.requests.map((request) => request.headers.traceparent);
+    for (const parent of parents) assert.match(parent, new RegExp(`^00-${result.traceId}-[0-9a-f]{16}-01$`));
+    assert.equal(new Set(parents).size, 3);
     assert.deepEqual(
       lines.map((line) => line.match(/ outcome=(\w+)/)[1]),
       ['retry', 'retry', 'delivered'],
@@ -134,6 +141,7 @@ test('Retry-After past the budget: give up at once, never sleep past it', () =>
         attempts: 1,
         status: 503,
         registrationId: DATABASE_ID,
+        traceId: error.result.traceId,
       });
       assert.match(error.message, new RegExp(`${DATABASE_ID} not delivered: budget_exhausted`));
       return true;
@@ -146,9 +154,12 @@ for (const status of [400, 401, 403, 404, 409, 413, 415, 422]) {
   test(`${status} is not retried`, () =>
     withIngest([{ status }, { status: 202 }], async (ingest) => {
       const { handler, clock } = skippingHandler();
-      await assert.rejects(handler(loadEvent('database', secretsFor(ingest.url)), {}), {
-        name: 'DeliveryError',
-        result: { delivered: false, reason: 'rejected', attempts: 1, status, registrationId: DATABASE_ID },
+      await rejectsWithResult(handler(loadEvent('database', secretsFor(ingest.url)), {}), {
+        delivered: false,
+        reason: 'rejected',
+        attempts: 1,
+        status,
+        registrationId: DATABASE_ID,
       });
       assert.equal(ingest.requests.length, 1);
       assert.deepEqual(clock.sleeps, []);

@@ -6,15 +6,21 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { builtinModules } = require('node:module');
 
 const TENANT_DIR = path.join(__dirname, '..', 'tenant');
-const ACTION_NAME = 'send-registration-to-azure';
-const ACTION_JSON = path.join(TENANT_DIR, 'actions', `${ACTION_NAME}.json`);
 const packageJson = require('../package.json');
-const action = require('../tenant/actions/send-registration-to-azure/code.js');
+const build = require('../scripts/build-actions.js');
 const { testSecret } = require('../testing/events.js');
+
+/** Each Action as deployed, and the trigger Auth0 binds it to. */
+const ACTIONS = [
+  { name: 'send-registration-to-azure', trigger: { id: 'post-user-registration', version: 'v2' } },
+  { name: 'send-first-login-to-azure', trigger: { id: 'post-login', version: 'v3' } },
+];
+const SECRET_NAMES = ['WEBHOOK_SECRET', 'INGEST_URL', 'FUNCTION_KEY', 'SEND_FIELDS'];
 
 const MAPPINGS = {
   WEBHOOK_SECRET: testSecret('deploy-layout'),
@@ -31,71 +37,122 @@ function replaceKeywords(text, mappings) {
   );
 }
 
-function loadActionDefinition(mappings = MAPPINGS) {
-  return JSON.parse(replaceKeywords(fs.readFileSync(ACTION_JSON, 'utf8'), mappings));
+const definitionPath = (name) => path.join(TENANT_DIR, 'actions', `${name}.json`);
+const codePath = (name) => path.join(TENANT_DIR, 'actions', name, 'code.js');
+
+function loadActionDefinition(name, mappings = MAPPINGS) {
+  return JSON.parse(replaceKeywords(fs.readFileSync(definitionPath(name), 'utf8'), mappings));
 }
 
-test('the action definition is what the Deploy CLI expects', () => {
-  const definition = loadActionDefinition();
-  assert.equal(definition.name, ACTION_NAME);
-  assert.equal(definition.runtime, 'node22');
-  assert.equal(definition.deployed, true);
-  assert.deepEqual(definition.supported_triggers, [{ id: 'post-user-registration', version: 'v2' }]);
-  // The Deploy CLI resolves `code` against actions/<name>/.
-  const codePath = path.resolve(TENANT_DIR, 'actions', definition.name, definition.code);
-  assert.equal(codePath, require.resolve('../tenant/actions/send-registration-to-azure/code.js'));
+test('the committed code.js bundles are what auth0/src builds today', () => {
+  for (const action of build.ACTIONS) {
+    const committed = fs.readFileSync(build.bundlePath(action), 'utf8');
+    assert.equal(committed, build.renderBundle(action), `stale ${action.name}: run node auth0/scripts/build-actions.js`);
+  }
+  assert.deepEqual(build.staleActions(), []);
+  assert.deepEqual(build.ACTIONS.map((a) => a.name), ACTIONS.map((a) => a.name));
 });
 
-test('every secret comes from a keyword; nothing secret is committed', () => {
-  const raw = JSON.parse(fs.readFileSync(ACTION_JSON, 'utf8'));
-  assert.deepEqual(
-    raw.secrets.map((secret) => [secret.name, secret.value]),
-    Object.keys(MAPPINGS).map((name) => [name, `##${name}##`]),
-  );
-  const definition = loadActionDefinition();
-  assert.deepEqual(Object.fromEntries(definition.secrets.map((s) => [s.name, s.value])), MAPPINGS);
+test('the staleness check notices a changed source', () => {
+  // Given a copy of auth0/src with one line added to the shared module
+  const srcDir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth0-src-'));
+  try {
+    fs.cpSync(path.join(__dirname, '..', 'src'), srcDir, { recursive: true });
+    fs.appendFileSync(path.join(srcDir, 'send.js'), '// one more line\n');
+    // Then both committed bundles are stale against it
+    assert.notEqual(build.renderBundle(build.ACTIONS[1], srcDir), build.renderBundle(build.ACTIONS[1]));
+    assert.deepEqual(build.staleActions(srcDir).map((a) => a.name), build.ACTIONS.map((a) => a.name));
+  } finally {
+    fs.rmSync(srcDir, { recursive: true, force: true });
+  }
 });
 
-test('the deployed secrets are accepted by the Action', () => {
-  const secrets = Object.fromEntries(loadActionDefinition().secrets.map((s) => [s.name, s.value]));
-  const config = action.readConfig(secrets);
-  assert.equal(config.url, MAPPINGS.INGEST_URL);
-  assert.deepEqual([...config.selection.fields], ['email', 'phone_number']);
+test('both bundles carry the one shared module, byte for byte', () => {
+  const shared = fs.readFileSync(path.join(__dirname, '..', 'src', 'send.js'), 'utf8').trimEnd();
+  for (const { name } of ACTIONS) {
+    const code = fs.readFileSync(codePath(name), 'utf8');
+    assert.ok(code.includes(`  './send.js': function (module, exports, require) {\n${shared}\n  },`), name);
+  }
 });
+
+for (const { name, trigger } of ACTIONS) {
+  test(`${name}: the definition is what the Deploy CLI expects`, () => {
+    const definition = loadActionDefinition(name);
+    assert.equal(definition.name, name);
+    assert.equal(definition.runtime, 'node22');
+    assert.equal(definition.deployed, true);
+    assert.deepEqual(definition.supported_triggers, [trigger]);
+    // The Deploy CLI resolves `code` against actions/<name>/.
+    assert.equal(path.resolve(TENANT_DIR, 'actions', definition.name, definition.code), codePath(name));
+  });
+
+  test(`${name}: every secret comes from a keyword; nothing secret is committed`, () => {
+    const raw = JSON.parse(fs.readFileSync(definitionPath(name), 'utf8'));
+    assert.deepEqual(
+      raw.secrets.map((secret) => [secret.name, secret.value]),
+      SECRET_NAMES.map((secretName) => [secretName, `##${secretName}##`]),
+    );
+    const definition = loadActionDefinition(name);
+    assert.deepEqual(Object.fromEntries(definition.secrets.map((s) => [s.name, s.value])), MAPPINGS);
+  });
+
+  test(`${name}: the npm dependency pinned for Auth0 is the one the tests run against`, () => {
+    const definition = loadActionDefinition(name);
+    assert.deepEqual(definition.dependencies, [
+      { name: 'standardwebhooks', version: packageJson.dependencies.standardwebhooks },
+    ]);
+    assert.match(packageJson.dependencies.standardwebhooks, /^\d+\.\d+\.\d+$/, 'an exact version');
+    assert.equal(require('standardwebhooks/package.json').version, packageJson.dependencies.standardwebhooks);
+  });
+
+  test(`${name}: the code needs only Node built-ins, the declared dependency and bundled modules`, () => {
+    const code = fs.readFileSync(codePath(name), 'utf8');
+    const bundled = [...code.matchAll(/^ {2}'(\.\/[^']+)': function \(module, exports, require\) \{$/gm)].map(
+      (match) => match[1],
+    );
+    assert.ok(bundled.includes('./send.js'), 'the shared module is inlined');
+    const required = [...code.matchAll(/require\('([^']+)'\)/g)].map((match) => match[1]);
+    const declared = loadActionDefinition(name).dependencies.map((dependency) => dependency.name);
+    for (const module of required) {
+      const builtin = builtinModules.includes(module.replace(/^node:/, ''));
+      assert.ok(builtin || declared.includes(module) || bundled.includes(module), `${module} is not available`);
+    }
+    assert.ok(declared.length <= 10, 'Auth0 allows 10 npm modules per Action');
+    assert.ok(Buffer.byteLength(code) < 100 * 1024, 'Auth0 allows 100 kB of code per Action');
+  });
+
+  test(`${name}: the deployed secrets are accepted by the Action`, () => {
+    const { readConfig } = require('../tenant/actions/send-registration-to-azure/code.js');
+    const secrets = Object.fromEntries(loadActionDefinition(name).secrets.map((s) => [s.name, s.value]));
+    const config = readConfig(secrets);
+    assert.equal(config.url, MAPPINGS.INGEST_URL);
+    assert.deepEqual([...config.selection.fields], ['email', 'phone_number']);
+  });
+}
 
 test('a keyword left unreplaced is a clear configuration error', () => {
+  const { readConfig } = require('../tenant/actions/send-registration-to-azure/code.js');
   const { SEND_FIELDS, ...partial } = MAPPINGS;
-  const secrets = Object.fromEntries(loadActionDefinition(partial).secrets.map((s) => [s.name, s.value]));
+  const definition = loadActionDefinition('send-first-login-to-azure', partial);
+  const secrets = Object.fromEntries(definition.secrets.map((s) => [s.name, s.value]));
   assert.equal(secrets.SEND_FIELDS, '##SEND_FIELDS##');
-  assert.throws(() => action.readConfig(secrets), {
+  assert.throws(() => readConfig(secrets), {
     name: 'ActionConfigError',
     message: /still hold a deploy keyword.*: SEND_FIELDS$/,
   });
 });
 
-test('the npm dependency pinned for Auth0 is the one the tests run against', () => {
-  const definition = loadActionDefinition();
-  assert.deepEqual(definition.dependencies, [
-    { name: 'standardwebhooks', version: packageJson.dependencies.standardwebhooks },
-  ]);
-  assert.match(packageJson.dependencies.standardwebhooks, /^\d+\.\d+\.\d+$/, 'an exact version');
-  assert.equal(require('standardwebhooks/package.json').version, packageJson.dependencies.standardwebhooks);
-});
-
-test('the code needs only Node built-ins and the declared dependency, within Auth0 limits', () => {
-  const code = fs.readFileSync(require.resolve('../tenant/actions/send-registration-to-azure/code.js'), 'utf8');
-  const required = [...code.matchAll(/require\('([^']+)'\)/g)].map((match) => match[1]);
-  const declared = loadActionDefinition().dependencies.map((dependency) => dependency.name);
-  for (const name of required) {
-    const builtin = builtinModules.includes(name.replace(/^node:/, ''));
-    assert.ok(builtin || declared.includes(name), `${name} is neither built in nor declared`);
-  }
-  assert.ok(declared.length <= 10, 'Auth0 allows 10 npm modules per Action');
-  assert.ok(Buffer.byteLength(code) < 100 * 1024, 'Auth0 allows 100 kB of code per Action');
-});
-
-test('the trigger binding names the action', () => {
+test('the trigger bindings name each action under its trigger', () => {
   const triggers = JSON.parse(fs.readFileSync(path.join(TENANT_DIR, 'triggers', 'triggers.json'), 'utf8'));
-  assert.deepEqual(Object.keys(triggers), ['post-user-registration']);
-  assert.deepEqual(triggers['post-user-registration'].map((b) => b.action_name), [ACTION_NAME]);
+  assert.deepEqual(Object.keys(triggers).sort(), ACTIONS.map((a) => a.trigger.id).sort());
+  for (const { name, trigger } of ACTIONS) {
+    assert.deepEqual(triggers[trigger.id], [{ action_name: name, display_name: name }]);
+  }
+});
+
+test('the handlers Auth0 calls are exported under the names it looks for', () => {
+  const registration = require('../tenant/actions/send-registration-to-azure/code.js');
+  const firstLogin = require('../tenant/actions/send-first-login-to-azure/code.js');
+  assert.equal(typeof registration.onExecutePostUserRegistration, 'function');
+  assert.equal(typeof firstLogin.onExecutePostLogin, 'function');
 });

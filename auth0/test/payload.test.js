@@ -180,3 +180,29 @@ test('a body just under the limit is sent whole', () => {
   assert.equal(Buffer.byteLength(body), action.MAX_BODY_BYTES);
   assert.equal(trimmed, false);
 });
+
+test('source: "action" from the registration Action, placed right after schema_version', () => {
+  const { body } = action.serializePayload(loadEvent('database'), NOTHING, NOW, action.SOURCE);
+  assert.ok(body.startsWith('{"type":"user.registered","schema_version":1,"source":"action","tenant":'), body);
+  assert.equal('source' in action.buildPayload(loadEvent('database'), NOTHING, NOW), false, 'absent unless given');
+});
+
+test('a created_at that is not an ISO 8601 time with a zone is refused before sending', () => {
+  for (const createdAt of ['2026-11-26T03:12:45', 'last tuesday', '2026-13-01T00:00:00Z']) {
+    const event = loadEvent('database');
+    event.user.created_at = createdAt;
+    assert.throws(() => action.buildPayload(event, NOTHING, NOW), {
+      name: 'InvalidEventError',
+      message: /user\.created_at/,
+    });
+  }
+});
+
+test('the registration id follows created_at: same instant same id, a re-signup another', () => {
+  const id = (createdAt) => action.registrationId('acme-prod', 'auth0|x', createdAt);
+  assert.equal(id('2026-11-26T03:12:45.118Z'), id('2026-11-26T04:12:45.118999+01:00'));
+  assert.equal(id('2026-11-26T03:12:45.118Z'), id(new Date('2026-11-26T03:12:45.118Z')));
+  assert.notEqual(id('2026-11-26T03:12:45.118Z'), id('2026-11-26T03:12:45.119Z'));
+  assert.match(id('2026-11-26T03:12:45.118Z'), /^reg_[0-9a-f]{32}$/);
+  assert.throws(() => id('2026-11-26T03:12:45'), { name: 'InvalidEventError' });
+});

@@ -7,8 +7,9 @@ const http = require('node:http');
 
 /**
  * Each script step answers one request, in order; the last step repeats. A step is
- * `{status, headers, body}`, the string 'hang' (read the request, never answer), or a
- * function `(request) => step`.
+ * `{status, headers, body, delayMs}` (answer, after delayMs if given), the string 'hang'
+ * (read the request, never answer), the string 'stall' (send a 202 head and part of a body,
+ * never finish it), or a function `(request) => step`.
  */
 async function startIngestDouble(script) {
   const requests = [];
@@ -27,8 +28,17 @@ async function startIngestDouble(script) {
       let step = script[Math.min(requests.length, script.length) - 1];
       if (typeof step === 'function') step = step(request);
       if (step === 'hang') return;
-      res.writeHead(step.status, step.headers ?? {});
-      res.end(step.body ?? '');
+      if (step === 'stall') {
+        res.writeHead(202, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"id":');
+        return;
+      }
+      const answer = () => {
+        res.writeHead(step.status, step.headers ?? {});
+        res.end(step.body ?? '');
+      };
+      if (step.delayMs) setTimeout(answer, step.delayMs);
+      else answer();
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,26 +1,18 @@
 'use strict';
+// Built by auth0/scripts/build-actions.js from auth0/src/send.js, auth0/src/post-user-registration.js.
+// Do not edit: change auth0/src/ and run `node auth0/scripts/build-actions.js`.
+const BUNDLED_MODULES = {
+  './send.js': function (module, exports, require) {
+'use strict';
 /**
- * Auth0 Post User Registration Action: forward every new user to the Azure ingest.
+ * What both Actions share: payload v1 from an Auth0 `event`, the message id, the secrets,
+ * Standard Webhooks signing, the W3C `traceparent`, one POST under a hard deadline, and log
+ * lines without personal data. scripts/build-actions.js inlines this module into each
+ * Action's deployable code.js, because Auth0 deploys one file per Action.
  *
- * Auth0 does not wait for this trigger and never re-runs it: if the POST fails, the signup
- * reaches Azure only if this code retries. So it retries by itself, within a fixed budget
- * that ends well before Auth0's 20 s execution limit (arithmetic in docs/auth0-action.md):
- *
- *   attempt -> 2xx                       delivered
- *           -> 408, 429, 5xx, network    retry: full-jitter backoff, at least Retry-After
- *           -> other 4xx, 3xx            rejected, no retry (a retry would get the same answer)
- *           -> next wait ends past the budget, or too many attempts   give up
- *
- * Each attempt is a Standard Webhooks POST signed with a fresh timestamp (the ingest refuses
- * timestamps older than 5 minutes) under a deterministic `webhook-id`, the registration id,
- * so an attempt whose answer was lost is de-duplicated downstream instead of stored twice.
- *
- * Action secrets: WEBHOOK_SECRET (whsec_..., several space-separated during a rotation),
- * INGEST_URL (https://<app>.azurewebsites.net/api/registrations), FUNCTION_KEY, and the
- * optional SEND_FIELDS (which personal fields to send; none by default, see FIELD_GROUPS).
- *
- * Log lines carry no personal data: only the registration id, attempt, HTTP status, timings
- * and fixed outcome words, each line at most 256 characters (what Auth0 keeps).
+ * Action secrets (the same names in both Actions): WEBHOOK_SECRET (whsec_..., several
+ * space-separated during a rotation), INGEST_URL (https://<app>/api/registrations),
+ * FUNCTION_KEY, and the optional SEND_FIELDS (which personal fields to send; none by default).
  */
 const crypto = require('node:crypto');
 const { Webhook } = require('standardwebhooks');
@@ -30,16 +22,6 @@ const SCHEMA_VERSION = 1;
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_LOG_LINE_CHARS = 256;
 const REQUIRED_SECRETS = ['WEBHOOK_SECRET', 'INGEST_URL', 'FUNCTION_KEY'];
-
-/** How hard to try, as data. Worst case ends at budgetMs; see docs/auth0-action.md. */
-const DELIVERY_POLICY = Object.freeze({
-  budgetMs: 15000,
-  attemptTimeoutMs: 5000,
-  minAttemptMs: 1000,
-  baseDelayMs: 250,
-  maxDelayMs: 4000,
-  maxAttempts: 8,
-});
 
 /**
  * Fields sent whatever SEND_FIELDS says: the required ones plus facts that identify nobody.
@@ -71,7 +53,7 @@ class ActionConfigError extends Error {
   }
 }
 
-/** The event lacks what payload v1 requires (tenant.id, user.user_id). */
+/** The event lacks what payload v1 requires (tenant.id, user.user_id, a valid created_at). */
 class InvalidEventError extends Error {
   constructor(message) {
     super(message);
@@ -79,28 +61,62 @@ class InvalidEventError extends Error {
   }
 }
 
-/** Every attempt failed or the ingest refused the event; `result` says how. */
-class DeliveryError extends Error {
-  constructor(result) {
-    const status = result.status === null ? '' : ` status=${result.status}`;
-    super(
-      `registration ${result.registrationId} not delivered: ${result.reason}` +
-        ` after ${result.attempts} attempt(s)${status}`,
-    );
-    this.name = 'DeliveryError';
-    this.result = result;
-  }
+// RFC 3339 with a mandatory zone: what Auth0 sends and what the ingest accepts.
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A time as UTC truncated to milliseconds, "YYYY-MM-DDTHH:MM:SS.mmmZ", or null when `value`
+ * is neither a valid Date nor an RFC 3339 string with a zone. Parsed by hand because
+ * Date.parse reads a zone-less string as local time and rounds nothing the same way twice.
+ */
+function canonicalMs(value) {
+  if (value instanceof Date) return inPythonRange(value);
+  const match = typeof value === 'string' ? ISO_TIME.exec(value) : null;
+  if (!match) return null;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
+  const millis = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const local = new Date(0);
+  local.setUTCFullYear(year, month - 1, day);
+  local.setUTCHours(hour, minute, second, millis);
+  const fields = [local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate(), local.getUTCHours()];
+  const valid = [year, month, day, hour].every((v, i) => v === fields[i]) && minute < 60 && second < 60;
+  const offsetMinutes = zoneOffsetMinutes(match[8]);
+  if (!valid || offsetMinutes === null) return null;
+  return inPythonRange(new Date(local.getTime() - offsetMinutes * 60000));
 }
 
-/** `reg_` + the first 32 hex digits of sha256(utf8(tenant) 0x00 utf8(user)): the team's id. */
-function registrationId(tenantId, userId) {
+function zoneOffsetMinutes(zone) {
+  if (zone === 'Z') return 0;
+  const hours = Number(zone.slice(1, 3));
+  const minutes = Number(zone.slice(4, 6));
+  if (hours > 23 || minutes > 59) return null;
+  return (zone[0] === '-' ? -1 : 1) * (hours * 60 + minutes);
+}
+
+/** Years 1..9999 only, the range the Python side can represent. */
+function inPythonRange(date) {
+  const year = date.getUTCFullYear();
+  return Number.isNaN(date.getTime()) || year < 1 || year > 9999 ? null : date.toISOString();
+}
+
+/** `prefix` + 32 hex of sha256(utf8(tenant) 0x00 utf8(user) 0x00 utf8(canonicalMs(at))). */
+function hashedId(prefix, tenantId, userId, at) {
+  const canonical = canonicalMs(at);
+  if (canonical === null) throw new InvalidEventError('a message id needs an ISO 8601 time with a zone');
   const digest = crypto
     .createHash('sha256')
     .update(Buffer.from(tenantId, 'utf8'))
     .update(Buffer.from([0]))
     .update(Buffer.from(userId, 'utf8'))
+    .update(Buffer.from([0]))
+    .update(Buffer.from(canonical, 'utf8'))
     .digest('hex');
-  return `reg_${digest.slice(0, 32)}`;
+  return `${prefix}${digest.slice(0, 32)}`;
+}
+
+/** The creation's id: every path's copy of one signup shares it, a re-signup does not. */
+function registrationId(tenantId, userId, createdAt) {
+  return hashedId('reg_', tenantId, userId, createdAt);
 }
 
 /** Parse SEND_FIELDS into the set of optional fields to send, plus the names it did not know. */
@@ -141,21 +157,22 @@ function requireString(value, field) {
 
 /**
  * Build payload v1 from the Auth0 `event`: Auth0's own field names, only the selected
- * personal fields. `now` stands in for a missing user.created_at (the trigger runs right
- * after creation), because the ingest requires one.
+ * personal fields, and `source` when given. `now` stands in for a missing user.created_at
+ * (the registration trigger runs right after creation), because the ingest requires one.
  */
-function buildPayload(event, selectedFields, now) {
+function buildPayload(event, selectedFields, now, source) {
   const user = event.user ?? {};
   const connection = event.connection ?? {};
   requireString(user.user_id, 'user.user_id');
-  const payload = {
-    type: EVENT_TYPE,
-    schema_version: SCHEMA_VERSION,
-    tenant: { id: requireString(event.tenant?.id, 'tenant.id') },
-    connection: copyDefined(connection, ['id', 'name', 'strategy'], {}),
-    user: copyDefined(user, ALWAYS_USER_FIELDS, {}),
-  };
+  const payload = { type: EVENT_TYPE, schema_version: SCHEMA_VERSION };
+  if (source !== undefined) payload.source = source;
+  payload.tenant = { id: requireString(event.tenant?.id, 'tenant.id') };
+  payload.connection = copyDefined(connection, ['id', 'name', 'strategy'], {});
+  payload.user = copyDefined(user, ALWAYS_USER_FIELDS, {});
   payload.user.created_at = isoTimestamp(user.created_at) ?? now.toISOString();
+  if (canonicalMs(payload.user.created_at) === null) {
+    throw new InvalidEventError('event user.created_at is not an ISO 8601 time with a zone');
+  }
   copyDefined(user, OPTIONAL_USER_FIELDS.filter((f) => selectedFields.has(f)), payload.user);
   if (event.request) {
     const names = [...ALWAYS_REQUEST_FIELDS, ...OPTIONAL_REQUEST_FIELDS.filter((f) => selectedFields.has(f))];
@@ -169,10 +186,12 @@ function buildPayload(event, selectedFields, now) {
  * Serialize the payload; if it is over the ingest's 64 KiB limit (huge metadata), send the
  * event without any optional field rather than have the ingest refuse it with 413.
  */
-function serializePayload(event, selectedFields, now) {
-  const body = JSON.stringify(buildPayload(event, selectedFields, now));
-  if (Buffer.byteLength(body, 'utf8') <= MAX_BODY_BYTES) return { body, trimmed: false };
-  return { body: JSON.stringify(buildPayload(event, new Set(), now)), trimmed: true };
+function serializePayload(event, selectedFields, now, source) {
+  const payload = buildPayload(event, selectedFields, now, source);
+  const body = JSON.stringify(payload);
+  if (Buffer.byteLength(body, 'utf8') <= MAX_BODY_BYTES) return { payload, body, trimmed: false };
+  const trimmed = buildPayload(event, new Set(), now, source);
+  return { payload: trimmed, body: JSON.stringify(trimmed), trimmed: true };
 }
 
 /** Check the Action's secrets; the messages name the secret, never its value. */
@@ -189,9 +208,18 @@ function readConfig(secrets) {
       `Action secret(s) still hold a deploy keyword, add them to AUTH0_KEYWORD_REPLACE_MAPPINGS: ${unreplaced.join(', ')}`,
     );
   }
+  const url = ingestUrl(secrets.INGEST_URL.trim());
+  const webhooks = secrets.WEBHOOK_SECRET.trim()
+    .split(/\s+/)
+    .map((secret, index) => signer(secret, index + 1));
+  const selection = parseFieldSelection(secrets.SEND_FIELDS);
+  return { url: url.href, functionKey: secrets.FUNCTION_KEY.trim(), webhooks, selection };
+}
+
+function ingestUrl(text) {
   let url;
   try {
-    url = new URL(secrets.INGEST_URL.trim());
+    url = new URL(text);
   } catch {
     throw new ActionConfigError('INGEST_URL is not an absolute URL');
   }
@@ -199,30 +227,199 @@ function readConfig(secrets) {
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     throw new ActionConfigError('INGEST_URL must use https (plain http only for localhost)');
   }
-  const signingSecrets = secrets.WEBHOOK_SECRET.trim().split(/\s+/);
-  const webhooks = signingSecrets.map((secret, index) => {
-    if (!secret.startsWith('whsec_')) {
-      throw new ActionConfigError(`WEBHOOK_SECRET entry ${index + 1} does not start with whsec_`);
-    }
-    try {
-      return new Webhook(secret);
-    } catch {
-      throw new ActionConfigError(`WEBHOOK_SECRET entry ${index + 1} is not a valid whsec_ secret`);
-    }
-  });
-  const selection = parseFieldSelection(secrets.SEND_FIELDS);
-  return { url: url.href, functionKey: secrets.FUNCTION_KEY.trim(), webhooks, selection };
+  return url;
+}
+
+function signer(secret, position) {
+  if (!secret.startsWith('whsec_')) {
+    throw new ActionConfigError(`WEBHOOK_SECRET entry ${position} does not start with whsec_`);
+  }
+  try {
+    return new Webhook(secret);
+  } catch {
+    throw new ActionConfigError(`WEBHOOK_SECRET entry ${position} is not a valid whsec_ secret`);
+  }
+}
+
+/**
+ * Secrets, body and id for one execution; throws ActionConfigError or InvalidEventError.
+ * The id comes from the created_at actually sent, so it matches what the ingest computes.
+ */
+function prepareDelivery(event, now, source) {
+  const config = readConfig(event?.secrets);
+  const { payload, body, trimmed } = serializePayload(event, config.selection.fields, now, source);
+  const msgId = registrationId(payload.tenant.id, payload.user.user_id, payload.user.created_at);
+  return { config, msgId, body, trimmed };
+}
+
+/** Log what the operator should fix or know before sending: unknown SEND_FIELDS, trimming. */
+function logPreparationWarnings(prepared, log) {
+  const unknown = prepared.config.selection.unknown;
+  if (unknown.length > 0) {
+    const names = unknown.join(',').replace(/[^A-Za-z0-9_.,-]/g, '?');
+    log({ outcome: 'config_warning', unknown_send_fields: names });
+  }
+  if (prepared.trimmed) log({ outcome: 'optional_fields_dropped', reason: 'over_64KiB' });
+}
+
+/** A W3C trace context for one execution: a fresh trace id, sampled (flags 01). */
+function newTraceId(randomBytes = crypto.randomBytes) {
+  for (;;) {
+    const id = randomBytes(16).toString('hex');
+    if (!/^0+$/.test(id)) return id; // all zeros is invalid in W3C trace context
+  }
+}
+
+/** `traceparent` for one outgoing request of the trace: a fresh parent (span) id each time. */
+function traceparent(traceId, randomBytes = crypto.randomBytes) {
+  let spanId = randomBytes(8).toString('hex');
+  while (/^0+$/.test(spanId)) spanId = randomBytes(8).toString('hex');
+  return `00-${traceId}-${spanId}-01`;
 }
 
 /** Standard Webhooks headers for one attempt; several secrets give several signatures. */
-function signedHeaders(config, msgId, timestamp, body) {
-  return {
+function signedHeaders(config, msgId, timestamp, body, trace) {
+  const headers = {
     'content-type': 'application/json',
     'x-functions-key': config.functionKey,
     'webhook-id': msgId,
     'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
     'webhook-signature': config.webhooks.map((wh) => wh.sign(msgId, timestamp, body)).join(' '),
   };
+  if (trace) headers.traceparent = trace;
+  return headers;
+}
+
+/** A short, fixed word for a failed fetch: never the message, which may carry a host. */
+function networkFailure(error) {
+  if (error?.name === 'TimeoutError' || error?.name === 'AbortError') return 'timeout';
+  const code = error?.cause?.code ?? error?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code) ? code : 'network';
+}
+
+const EXPIRED = Symbol('expired');
+
+/**
+ * One POST that settles within `timeoutMs` whatever the network does: an AbortController
+ * cancels the request (headers and body) at the deadline, and a timer race returns even if
+ * the fetch ignored the abort. Resolves to {status, retryAfter} or {status: null, failure}.
+ */
+async function postOnce(fetchImpl, url, headers, body, timeoutMs) {
+  const controller = new AbortController();
+  let timer;
+  const expired = new Promise((resolve) => {
+    timer = setTimeout(() => {
+      resolve(EXPIRED);
+      controller.abort();
+    }, Math.max(1, Math.floor(timeoutMs)));
+  });
+  try {
+    const request = Promise.resolve()
+      .then(() => fetchImpl(url, { method: 'POST', headers, body, signal: controller.signal, redirect: 'manual' }));
+    request.catch(() => {}); // it may reject after the race is over; that is not an error
+    const response = await Promise.race([request, expired]);
+    if (response === EXPIRED) return { status: null, failure: 'timeout' };
+    // Drain, so the connection can be reused; a body cut short changes nothing, the status decides.
+    await Promise.race([response.arrayBuffer().catch(() => {}), expired]);
+    return { status: response.status, retryAfter: response.headers.get('retry-after') };
+  } catch (error) {
+    return { status: null, failure: networkFailure(error) };
+  } finally {
+    clearTimeout(timer);
+    controller.abort(); // release whatever is still open; a finished exchange ignores it
+  }
+}
+
+/** One log line of `key=value` pairs from code-made values only, cut to what Auth0 keeps. */
+function formatLogLine(fields, label = 'send-registration') {
+  const line = Object.entries(fields)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
+  return `${label} ${line}`.slice(0, MAX_LOG_LINE_CHARS);
+}
+
+/** Production dependencies; tests replace any of them. */
+function defaultDependencies() {
+  return {
+    fetch: (...args) => globalThis.fetch(...args),
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+    log: (line) => console.log(line),
+  };
+}
+
+module.exports = {
+  ActionConfigError,
+  InvalidEventError,
+  MAX_BODY_BYTES,
+  OPTIONAL_FIELDS,
+  buildPayload,
+  canonicalMs,
+  defaultDependencies,
+  formatLogLine,
+  hashedId,
+  logPreparationWarnings,
+  newTraceId,
+  parseFieldSelection,
+  postOnce,
+  prepareDelivery,
+  readConfig,
+  registrationId,
+  serializePayload,
+  signedHeaders,
+  traceparent,
+};
+  },
+  './post-user-registration.js': function (module, exports, require) {
+'use strict';
+/**
+ * Auth0 Post User Registration Action: forward every new user to the Azure ingest.
+ *
+ * Auth0 does not wait for this trigger and never re-runs it: if the POST fails, the signup
+ * reaches Azure only if this code retries (or the reconciler finds it later). So it retries
+ * by itself, within a fixed budget that ends well before Auth0's 20 s execution limit
+ * (arithmetic in docs/auth0-action.md):
+ *
+ *   attempt -> 2xx                       delivered
+ *           -> 408, 429, 5xx, network    retry: full-jitter backoff, at least Retry-After
+ *           -> other 4xx, 3xx            rejected, no retry (a retry would get the same answer)
+ *           -> next wait ends past the budget, or too many attempts   give up
+ *
+ * Each attempt is a Standard Webhooks POST signed with a fresh timestamp (the ingest refuses
+ * timestamps older than 5 minutes) under a deterministic `webhook-id`, the registration id,
+ * so an attempt whose answer was lost is de-duplicated downstream instead of stored twice.
+ * Every attempt carries a `traceparent` of the execution's one trace.
+ *
+ * Log lines carry no personal data: only the registration id, trace id, attempt, HTTP
+ * status, timings and fixed outcome words, each line at most 256 characters.
+ */
+const send = require('./send.js');
+
+const SOURCE = 'action';
+
+/** How hard to try, as data. Worst case ends at budgetMs; see docs/auth0-action.md. */
+const DELIVERY_POLICY = Object.freeze({
+  budgetMs: 15000,
+  attemptTimeoutMs: 5000,
+  minAttemptMs: 1000,
+  baseDelayMs: 250,
+  maxDelayMs: 4000,
+  maxAttempts: 8,
+});
+
+/** Every attempt failed or the ingest refused the event; `result` says how. */
+class DeliveryError extends Error {
+  constructor(result) {
+    const status = result.status === null ? '' : ` status=${result.status}`;
+    super(
+      `registration ${result.registrationId} not delivered: ${result.reason}` +
+        ` after ${result.attempts} attempt(s)${status}`,
+    );
+    this.name = 'DeliveryError';
+    this.result = result;
+  }
 }
 
 /** Milliseconds to wait from `Retry-After` (delta-seconds or an HTTP date), or null. */
@@ -245,49 +442,6 @@ function isRetryableStatus(status) {
   return status === 408 || status === 429 || status >= 500;
 }
 
-/** A short, fixed word for a failed fetch: never the message, which may carry a host. */
-function networkFailure(error) {
-  if (error?.name === 'TimeoutError' || error?.name === 'AbortError') return 'timeout';
-  const code = error?.cause?.code ?? error?.code;
-  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code) ? code : 'network';
-}
-
-/** One POST under its own timeout. Resolves to {status, retryAfter} or {status: null, failure}. */
-async function postOnce(fetchImpl, url, headers, body, timeoutMs) {
-  const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
-  let response;
-  try {
-    response = await fetchImpl(url, { method: 'POST', headers, body, signal, redirect: 'manual' });
-  } catch (error) {
-    return { status: null, failure: networkFailure(error) };
-  }
-  try {
-    await response.arrayBuffer(); // drain, so the connection can be reused
-  } catch {
-    // The status already decides the outcome; a body cut short by the timeout changes nothing.
-  }
-  return { status: response.status, retryAfter: response.headers.get('retry-after') };
-}
-
-/** One log line of `key=value` pairs from code-made values only, cut to what Auth0 keeps. */
-function formatLogLine(fields) {
-  const line = Object.entries(fields)
-    .filter(([, value]) => value !== undefined && value !== null)
-    .map(([key, value]) => `${key}=${value}`)
-    .join(' ');
-  return `send-registration ${line}`.slice(0, MAX_LOG_LINE_CHARS);
-}
-
-function defaultDependencies() {
-  return {
-    fetch: (...args) => globalThis.fetch(...args),
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    random: Math.random,
-    log: (line) => console.log(line),
-  };
-}
-
 /** Wait before the next attempt: the jittered backoff, but never less than Retry-After. */
 function nextDelayMs(attempt, outcome, deps, policy) {
   const jittered = backoffMs(attempt, policy, deps.random);
@@ -299,21 +453,23 @@ function nextDelayMs(attempt, outcome, deps, policy) {
  * POST `body` until the ingest accepts it, refuses it, or the budget runs out. Never starts
  * an attempt with less than minAttemptMs left and never sleeps past the deadline.
  */
-async function deliver(config, msgId, body, deps, policy) {
+async function deliver(prepared, traceId, deps, policy) {
+  const { config, msgId, body } = prepared;
   const deadline = deps.now() + policy.budgetMs;
-  const log = (fields) => deps.log(formatLogLine({ registration_id: msgId, ...fields }));
+  const log = (fields) => deps.log(send.formatLogLine({ registration_id: msgId, trace_id: traceId, ...fields }));
   const result = (delivered, reason, attempts, status) => ({
     delivered,
     reason,
     attempts,
     status,
     registrationId: msgId,
+    traceId,
   });
   for (let attempt = 1; ; attempt += 1) {
     const started = deps.now();
     const timeoutMs = Math.min(policy.attemptTimeoutMs, deadline - started);
-    const headers = signedHeaders(config, msgId, new Date(started), body);
-    const outcome = await postOnce(deps.fetch, config.url, headers, body, timeoutMs);
+    const headers = send.signedHeaders(config, msgId, new Date(started), body, send.traceparent(traceId));
+    const outcome = await send.postOnce(deps.fetch, config.url, headers, body, timeoutMs);
     const common = { attempt, status: outcome.status ?? outcome.failure, duration_ms: deps.now() - started };
     if (outcome.status !== null && outcome.status >= 200 && outcome.status < 300) {
       log({ ...common, outcome: 'delivered' });
@@ -344,53 +500,56 @@ async function deliver(config, msgId, body, deps, policy) {
  * execution (`actions_execution_failed`) naming the registration id.
  */
 function createHandler({ deps = {}, policy = {} } = {}) {
-  const dependencies = { ...defaultDependencies(), ...deps };
+  const dependencies = { ...send.defaultDependencies(), ...deps };
   const deliveryPolicy = { ...DELIVERY_POLICY, ...policy };
-  const log = (fields) => dependencies.log(formatLogLine(fields));
+  const log = (fields) => dependencies.log(send.formatLogLine(fields));
   return async function onExecutePostUserRegistration(event, _api) {
     let prepared;
     try {
-      prepared = prepare(event, new Date(dependencies.now()));
+      prepared = send.prepareDelivery(event, new Date(dependencies.now()), SOURCE);
     } catch (error) {
       log({ outcome: 'not_sent', reason: error.name });
       throw error;
     }
-    const { config, msgId, body, trimmed } = prepared;
-    if (config.selection.unknown.length > 0) {
-      const names = config.selection.unknown.join(',').replace(/[^A-Za-z0-9_.,-]/g, '?');
-      log({ registration_id: msgId, outcome: 'config_warning', unknown_send_fields: names });
-    }
-    if (trimmed) log({ registration_id: msgId, outcome: 'optional_fields_dropped', reason: 'over_64KiB' });
-    const result = await deliver(config, msgId, body, dependencies, deliveryPolicy);
+    send.logPreparationWarnings(prepared, (fields) => log({ registration_id: prepared.msgId, ...fields }));
+    const result = await deliver(prepared, send.newTraceId(), dependencies, deliveryPolicy);
     if (!result.delivered) throw new DeliveryError(result);
     return result;
   };
-}
-
-/** Secrets, body and id for one execution; throws ActionConfigError or InvalidEventError. */
-function prepare(event, now) {
-  const config = readConfig(event?.secrets);
-  const { body, trimmed } = serializePayload(event, config.selection.fields, now);
-  const msgId = registrationId(event.tenant.id, event.user.user_id);
-  return { config, msgId, body, trimmed };
 }
 
 exports.onExecutePostUserRegistration = createHandler();
 
 // Building blocks, exported for the tests and scripts in auth0/ (Auth0 calls only the handler).
 exports.createHandler = createHandler;
-exports.registrationId = registrationId;
-exports.parseFieldSelection = parseFieldSelection;
-exports.buildPayload = buildPayload;
-exports.serializePayload = serializePayload;
-exports.readConfig = readConfig;
-exports.signedHeaders = signedHeaders;
+exports.registrationId = send.registrationId;
+exports.canonicalMs = send.canonicalMs;
+exports.hashedId = send.hashedId;
+exports.parseFieldSelection = send.parseFieldSelection;
+exports.buildPayload = send.buildPayload;
+exports.serializePayload = send.serializePayload;
+exports.readConfig = send.readConfig;
+exports.signedHeaders = send.signedHeaders;
+exports.formatLogLine = send.formatLogLine;
 exports.retryAfterMs = retryAfterMs;
 exports.backoffMs = backoffMs;
-exports.formatLogLine = formatLogLine;
 exports.DELIVERY_POLICY = DELIVERY_POLICY;
-exports.OPTIONAL_FIELDS = OPTIONAL_FIELDS;
-exports.MAX_BODY_BYTES = MAX_BODY_BYTES;
-exports.ActionConfigError = ActionConfigError;
-exports.InvalidEventError = InvalidEventError;
+exports.SOURCE = SOURCE;
+exports.OPTIONAL_FIELDS = send.OPTIONAL_FIELDS;
+exports.MAX_BODY_BYTES = send.MAX_BODY_BYTES;
+exports.ActionConfigError = send.ActionConfigError;
+exports.InvalidEventError = send.InvalidEventError;
 exports.DeliveryError = DeliveryError;
+  },
+};
+const bundledExports = {};
+function bundledRequire(name) {
+  if (!Object.prototype.hasOwnProperty.call(BUNDLED_MODULES, name)) return require(name);
+  if (!bundledExports[name]) {
+    const module = { exports: {} };
+    bundledExports[name] = module;
+    BUNDLED_MODULES[name](module, module.exports, bundledRequire);
+  }
+  return bundledExports[name].exports;
+}
+Object.assign(exports, bundledRequire('./post-user-registration.js'));

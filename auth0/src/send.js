@@ -1,0 +1,368 @@
+'use strict';
+/**
+ * What both Actions share: payload v1 from an Auth0 `event`, the message id, the secrets,
+ * Standard Webhooks signing, the W3C `traceparent`, one POST under a hard deadline, and log
+ * lines without personal data. scripts/build-actions.js inlines this module into each
+ * Action's deployable code.js, because Auth0 deploys one file per Action.
+ *
+ * Action secrets (the same names in both Actions): WEBHOOK_SECRET (whsec_..., several
+ * space-separated during a rotation), INGEST_URL (https://<app>/api/registrations),
+ * FUNCTION_KEY, and the optional SEND_FIELDS (which personal fields to send; none by default).
+ */
+const crypto = require('node:crypto');
+const { Webhook } = require('standardwebhooks');
+
+const EVENT_TYPE = 'user.registered';
+const SCHEMA_VERSION = 1;
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_LOG_LINE_CHARS = 256;
+const REQUIRED_SECRETS = ['WEBHOOK_SECRET', 'INGEST_URL', 'FUNCTION_KEY'];
+
+/**
+ * Fields sent whatever SEND_FIELDS says: the required ones plus facts that identify nobody.
+ * Everything personal is opt-in through SEND_FIELDS (comma or space separated names from
+ * OPTIONAL_USER_FIELDS / OPTIONAL_REQUEST_FIELDS, or `all`, or `none`).
+ */
+const ALWAYS_USER_FIELDS = ['user_id', 'created_at', 'email_verified', 'phone_verified'];
+const ALWAYS_REQUEST_FIELDS = ['language', 'hostname'];
+const OPTIONAL_USER_FIELDS = [
+  'email',
+  'phone_number',
+  'username',
+  'name',
+  'given_name',
+  'family_name',
+  'nickname',
+  'picture',
+  'user_metadata',
+  'app_metadata',
+];
+const OPTIONAL_REQUEST_FIELDS = ['ip', 'user_agent'];
+const OPTIONAL_FIELDS = [...OPTIONAL_USER_FIELDS, ...OPTIONAL_REQUEST_FIELDS];
+
+/** A secret is missing or malformed: nothing can be sent until an operator fixes it. */
+class ActionConfigError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ActionConfigError';
+  }
+}
+
+/** The event lacks what payload v1 requires (tenant.id, user.user_id, a valid created_at). */
+class InvalidEventError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'InvalidEventError';
+  }
+}
+
+// RFC 3339 with a mandatory zone: what Auth0 sends and what the ingest accepts.
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A time as UTC truncated to milliseconds, "YYYY-MM-DDTHH:MM:SS.mmmZ", or null when `value`
+ * is neither a valid Date nor an RFC 3339 string with a zone. Parsed by hand because
+ * Date.parse reads a zone-less string as local time and rounds nothing the same way twice.
+ */
+function canonicalMs(value) {
+  if (value instanceof Date) return inPythonRange(value);
+  const match = typeof value === 'string' ? ISO_TIME.exec(value) : null;
+  if (!match) return null;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number);
+  const millis = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const local = new Date(0);
+  local.setUTCFullYear(year, month - 1, day);
+  local.setUTCHours(hour, minute, second, millis);
+  const fields = [local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate(), local.getUTCHours()];
+  const valid = [year, month, day, hour].every((v, i) => v === fields[i]) && minute < 60 && second < 60;
+  const offsetMinutes = zoneOffsetMinutes(match[8]);
+  if (!valid || offsetMinutes === null) return null;
+  return inPythonRange(new Date(local.getTime() - offsetMinutes * 60000));
+}
+
+function zoneOffsetMinutes(zone) {
+  if (zone === 'Z') return 0;
+  const hours = Number(zone.slice(1, 3));
+  const minutes = Number(zone.slice(4, 6));
+  if (hours > 23 || minutes > 59) return null;
+  return (zone[0] === '-' ? -1 : 1) * (hours * 60 + minutes);
+}
+
+/** Years 1..9999 only, the range the Python side can represent. */
+function inPythonRange(date) {
+  const year = date.getUTCFullYear();
+  return Number.isNaN(date.getTime()) || year < 1 || year > 9999 ? null : date.toISOString();
+}
+
+/** `prefix` + 32 hex of sha256(utf8(tenant) 0x00 utf8(user) 0x00 utf8(canonicalMs(at))). */
+function hashedId(prefix, tenantId, userId, at) {
+  const canonical = canonicalMs(at);
+  if (canonical === null) throw new InvalidEventError('a message id needs an ISO 8601 time with a zone');
+  const digest = crypto
+    .createHash('sha256')
+    .update(Buffer.from(tenantId, 'utf8'))
+    .update(Buffer.from([0]))
+    .update(Buffer.from(userId, 'utf8'))
+    .update(Buffer.from([0]))
+    .update(Buffer.from(canonical, 'utf8'))
+    .digest('hex');
+  return `${prefix}${digest.slice(0, 32)}`;
+}
+
+/** The creation's id: every path's copy of one signup shares it, a re-signup does not. */
+function registrationId(tenantId, userId, createdAt) {
+  return hashedId('reg_', tenantId, userId, createdAt);
+}
+
+/** Parse SEND_FIELDS into the set of optional fields to send, plus the names it did not know. */
+function parseFieldSelection(value) {
+  const names = String(value ?? '')
+    .split(/[\s,]+/)
+    .filter(Boolean);
+  const fields = new Set();
+  const unknown = [];
+  for (const name of names) {
+    if (name === 'all') OPTIONAL_FIELDS.forEach((field) => fields.add(field));
+    else if (name === 'none') continue;
+    else if (OPTIONAL_FIELDS.includes(name)) fields.add(name);
+    else unknown.push(name);
+  }
+  return { fields, unknown };
+}
+
+function copyDefined(source, names, target) {
+  for (const name of names) {
+    if (source[name] !== undefined) target[name] = source[name];
+  }
+  return target;
+}
+
+function isoTimestamp(value) {
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+  if (typeof value === 'string' && value !== '') return value;
+  return null;
+}
+
+function requireString(value, field) {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidEventError(`event has no ${field}; payload v1 requires it`);
+  }
+  return value;
+}
+
+/**
+ * Build payload v1 from the Auth0 `event`: Auth0's own field names, only the selected
+ * personal fields, and `source` when given. `now` stands in for a missing user.created_at
+ * (the registration trigger runs right after creation), because the ingest requires one.
+ */
+function buildPayload(event, selectedFields, now, source) {
+  const user = event.user ?? {};
+  const connection = event.connection ?? {};
+  requireString(user.user_id, 'user.user_id');
+  const payload = { type: EVENT_TYPE, schema_version: SCHEMA_VERSION };
+  if (source !== undefined) payload.source = source;
+  payload.tenant = { id: requireString(event.tenant?.id, 'tenant.id') };
+  payload.connection = copyDefined(connection, ['id', 'name', 'strategy'], {});
+  payload.user = copyDefined(user, ALWAYS_USER_FIELDS, {});
+  payload.user.created_at = isoTimestamp(user.created_at) ?? now.toISOString();
+  if (canonicalMs(payload.user.created_at) === null) {
+    throw new InvalidEventError('event user.created_at is not an ISO 8601 time with a zone');
+  }
+  copyDefined(user, OPTIONAL_USER_FIELDS.filter((f) => selectedFields.has(f)), payload.user);
+  if (event.request) {
+    const names = [...ALWAYS_REQUEST_FIELDS, ...OPTIONAL_REQUEST_FIELDS.filter((f) => selectedFields.has(f))];
+    const request = copyDefined(event.request, names, {});
+    if (Object.keys(request).length > 0) payload.request = request;
+  }
+  return payload;
+}
+
+/**
+ * Serialize the payload; if it is over the ingest's 64 KiB limit (huge metadata), send the
+ * event without any optional field rather than have the ingest refuse it with 413.
+ */
+function serializePayload(event, selectedFields, now, source) {
+  const payload = buildPayload(event, selectedFields, now, source);
+  const body = JSON.stringify(payload);
+  if (Buffer.byteLength(body, 'utf8') <= MAX_BODY_BYTES) return { payload, body, trimmed: false };
+  const trimmed = buildPayload(event, new Set(), now, source);
+  return { payload: trimmed, body: JSON.stringify(trimmed), trimmed: true };
+}
+
+/** Check the Action's secrets; the messages name the secret, never its value. */
+function readConfig(secrets) {
+  const missing = REQUIRED_SECRETS.filter((name) => !String(secrets?.[name] ?? '').trim());
+  if (missing.length > 0) {
+    throw new ActionConfigError(`missing Action secret(s): ${missing.join(', ')}`);
+  }
+  const unreplaced = [...REQUIRED_SECRETS, 'SEND_FIELDS'].filter((name) =>
+    /^##\w+##$/.test(String(secrets[name] ?? '').trim()),
+  );
+  if (unreplaced.length > 0) {
+    throw new ActionConfigError(
+      `Action secret(s) still hold a deploy keyword, add them to AUTH0_KEYWORD_REPLACE_MAPPINGS: ${unreplaced.join(', ')}`,
+    );
+  }
+  const url = ingestUrl(secrets.INGEST_URL.trim());
+  const webhooks = secrets.WEBHOOK_SECRET.trim()
+    .split(/\s+/)
+    .map((secret, index) => signer(secret, index + 1));
+  const selection = parseFieldSelection(secrets.SEND_FIELDS);
+  return { url: url.href, functionKey: secrets.FUNCTION_KEY.trim(), webhooks, selection };
+}
+
+function ingestUrl(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ActionConfigError('INGEST_URL is not an absolute URL');
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ActionConfigError('INGEST_URL must use https (plain http only for localhost)');
+  }
+  return url;
+}
+
+function signer(secret, position) {
+  if (!secret.startsWith('whsec_')) {
+    throw new ActionConfigError(`WEBHOOK_SECRET entry ${position} does not start with whsec_`);
+  }
+  try {
+    return new Webhook(secret);
+  } catch {
+    throw new ActionConfigError(`WEBHOOK_SECRET entry ${position} is not a valid whsec_ secret`);
+  }
+}
+
+/**
+ * Secrets, body and id for one execution; throws ActionConfigError or InvalidEventError.
+ * The id comes from the created_at actually sent, so it matches what the ingest computes.
+ */
+function prepareDelivery(event, now, source) {
+  const config = readConfig(event?.secrets);
+  const { payload, body, trimmed } = serializePayload(event, config.selection.fields, now, source);
+  const msgId = registrationId(payload.tenant.id, payload.user.user_id, payload.user.created_at);
+  return { config, msgId, body, trimmed };
+}
+
+/** Log what the operator should fix or know before sending: unknown SEND_FIELDS, trimming. */
+function logPreparationWarnings(prepared, log) {
+  const unknown = prepared.config.selection.unknown;
+  if (unknown.length > 0) {
+    const names = unknown.join(',').replace(/[^A-Za-z0-9_.,-]/g, '?');
+    log({ outcome: 'config_warning', unknown_send_fields: names });
+  }
+  if (prepared.trimmed) log({ outcome: 'optional_fields_dropped', reason: 'over_64KiB' });
+}
+
+/** A W3C trace context for one execution: a fresh trace id, sampled (flags 01). */
+function newTraceId(randomBytes = crypto.randomBytes) {
+  for (;;) {
+    const id = randomBytes(16).toString('hex');
+    if (!/^0+$/.test(id)) return id; // all zeros is invalid in W3C trace context
+  }
+}
+
+/** `traceparent` for one outgoing request of the trace: a fresh parent (span) id each time. */
+function traceparent(traceId, randomBytes = crypto.randomBytes) {
+  let spanId = randomBytes(8).toString('hex');
+  while (/^0+$/.test(spanId)) spanId = randomBytes(8).toString('hex');
+  return `00-${traceId}-${spanId}-01`;
+}
+
+/** Standard Webhooks headers for one attempt; several secrets give several signatures. */
+function signedHeaders(config, msgId, timestamp, body, trace) {
+  const headers = {
+    'content-type': 'application/json',
+    'x-functions-key': config.functionKey,
+    'webhook-id': msgId,
+    'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+    'webhook-signature': config.webhooks.map((wh) => wh.sign(msgId, timestamp, body)).join(' '),
+  };
+  if (trace) headers.traceparent = trace;
+  return headers;
+}
+
+/** A short, fixed word for a failed fetch: never the message, which may carry a host. */
+function networkFailure(error) {
+  if (error?.name === 'TimeoutError' || error?.name === 'AbortError') return 'timeout';
+  const code = error?.cause?.code ?? error?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,39}$/.test(code) ? code : 'network';
+}
+
+const EXPIRED = Symbol('expired');
+
+/**
+ * One POST that settles within `timeoutMs` whatever the network does: an AbortController
+ * cancels the request (headers and body) at the deadline, and a timer race returns even if
+ * the fetch ignored the abort. Resolves to {status, retryAfter} or {status: null, failure}.
+ */
+async function postOnce(fetchImpl, url, headers, body, timeoutMs) {
+  const controller = new AbortController();
+  let timer;
+  const expired = new Promise((resolve) => {
+    timer = setTimeout(() => {
+      resolve(EXPIRED);
+      controller.abort();
+    }, Math.max(1, Math.floor(timeoutMs)));
+  });
+  try {
+    const request = Promise.resolve()
+      .then(() => fetchImpl(url, { method: 'POST', headers, body, signal: controller.signal, redirect: 'manual' }));
+    request.catch(() => {}); // it may reject after the race is over; that is not an error
+    const response = await Promise.race([request, expired]);
+    if (response === EXPIRED) return { status: null, failure: 'timeout' };
+    // Drain, so the connection can be reused; a body cut short changes nothing, the status decides.
+    await Promise.race([response.arrayBuffer().catch(() => {}), expired]);
+    return { status: response.status, retryAfter: response.headers.get('retry-after') };
+  } catch (error) {
+    return { status: null, failure: networkFailure(error) };
+  } finally {
+    clearTimeout(timer);
+    controller.abort(); // release whatever is still open; a finished exchange ignores it
+  }
+}
+
+/** One log line of `key=value` pairs from code-made values only, cut to what Auth0 keeps. */
+function formatLogLine(fields, label = 'send-registration') {
+  const line = Object.entries(fields)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
+  return `${label} ${line}`.slice(0, MAX_LOG_LINE_CHARS);
+}
+
+/** Production dependencies; tests replace any of them. */
+function defaultDependencies() {
+  return {
+    fetch: (...args) => globalThis.fetch(...args),
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+    log: (line) => console.log(line),
+  };
+}
+
+module.exports = {
+  ActionConfigError,
+  InvalidEventError,
+  MAX_BODY_BYTES,
+  OPTIONAL_FIELDS,
+  buildPayload,
+  canonicalMs,
+  defaultDependencies,
+  formatLogLine,
+  hashedId,
+  logPreparationWarnings,
+  newTraceId,
+  parseFieldSelection,
+  postOnce,
+  prepareDelivery,
+  readConfig,
+  registrationId,
+  serializePayload,
+  signedHeaders,
+  traceparent,
+};
