@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shared.publisher import OutgoingMessage, RegistrationPublisher
 from shared import keys
 from shared.errors import (
     InvalidEvent,
+    Misconfigured,
     PayloadTooLarge,
     QueueUnavailable,
     SignatureError,
@@ -24,8 +24,10 @@ from shared.errors import (
 from shared.events import EVENT_TYPE, RegistrationEvent, parse_event
 from shared.ids import correlation_id_from_headers, new_correlation_id, registration_id
 from shared.log import log_outcome
+from shared.publisher import OutgoingMessage, RegistrationPublisher
 from shared.retries import INGEST_PUBLISH_RETRY, RetryPolicy
-from shared.signing import SignatureVerifier
+from shared.settings import SettingsError
+from shared.signing import Verifier
 
 MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 5
@@ -103,7 +105,7 @@ class IngestService:
 
     def __init__(
         self,
-        verifier: SignatureVerifier,
+        verifier: Verifier,
         publisher: RegistrationPublisher,
         policy: RetryPolicy = INGEST_PUBLISH_RETRY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -157,6 +159,11 @@ def respond(service: Callable[[], IngestService], request: IngestRequest) -> Ing
         response = problem(503, "Queue unavailable, retry later", correlation_id)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         error_type = f"{type(exc).__name__}: {exc}"
+    except (Misconfigured, SettingsError) as exc:
+        # Logged once where the setting is read (shared.runtime); the answer names nothing.
+        response = problem(503, "Service not configured, retry later", correlation_id)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        error_type = type(exc).__name__
     except Exception as exc:
         logger.exception("ingest failed unexpectedly (correlation_id=%s)", correlation_id)
         response = problem(500, "Internal error", correlation_id)

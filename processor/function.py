@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from processor.dependencies import get_processor
 from processor.service import IncomingMessage
+from shared.runtime import get_context
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -23,4 +23,4 @@ def process_registration(msg: func.ServiceBusMessage) -> None:
         correlation_id=msg.correlation_id,
         enqueued_time=msg.enqueued_time_utc,
     )
-    get_processor().process(message)
+    get_context().processor.process(message)

@@ -6,18 +6,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from azure.core.exceptions import AzureError
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSender
-from azure.servicebus.exceptions import (
-    MessageSizeExceededError,
-    MessagingEntityDisabledError,
-    MessagingEntityNotFoundError,
-    ServiceBusAuthenticationError,
-    ServiceBusAuthorizationError,
-)
 
+from shared.errors import SERVICE_BUS_ERRORS, PublishRejected, QueueUnavailable, map_exceptions
 from shared.senders import SenderPool
-from shared.errors import PermanentError, QueueUnavailable
+
+__all__ = [
+    "InMemoryPublisher",
+    "OutgoingMessage",
+    "PublishRejected",
+    "RegistrationPublisher",
+    "ServiceBusPublisher",
+]
 
 # Seconds per send attempt, waiting for a free sender included: the retry budget
 # around it is shared.retries.INGEST_PUBLISH_RETRY.
@@ -26,10 +26,6 @@ MIN_SEND_TIMEOUT = 0.1  # a send that got its sender at the last moment still ge
 # Senders (one AMQP connection each) per process: one per concurrent request, up to the
 # Functions worker's thread count (infra: PYTHON_THREADPOOL_THREAD_COUNT = 16).
 MAX_SENDERS = 16
-
-
-class PublishRejected(PermanentError):
-    """Service Bus refused the message for a reason retrying cannot fix (config, size)."""
 
 
 @dataclass(frozen=True)
@@ -66,15 +62,6 @@ class InMemoryPublisher:
         self.messages.append(message)
 
 
-_REJECTED = (
-    MessageSizeExceededError,
-    MessagingEntityNotFoundError,
-    MessagingEntityDisabledError,
-    ServiceBusAuthenticationError,
-    ServiceBusAuthorizationError,
-)
-
-
 class ServiceBusPublisher:
     """Send to a Service Bus queue through a bounded pool of senders (see `shared.senders`).
 
@@ -105,15 +92,10 @@ class ServiceBusPublisher:
             application_properties=dict(message.application_properties),  # type: ignore[arg-type]
         )
         started = time.monotonic()
-        try:
-            with self._senders.lend() as sender:
-                # Waiting for a free sender counts against the attempt's SEND_TIMEOUT.
-                remaining = SEND_TIMEOUT - (time.monotonic() - started)
-                sender.send_messages(outgoing, timeout=max(remaining, MIN_SEND_TIMEOUT))
-        except _REJECTED as exc:
-            raise PublishRejected(f"{type(exc).__name__} from Service Bus") from exc
-        except (AzureError, OSError) as exc:
-            raise QueueUnavailable(f"{type(exc).__name__} from Service Bus") from exc
+        with map_exceptions(SERVICE_BUS_ERRORS), self._senders.lend() as sender:
+            # Waiting for a free sender counts against the attempt's SEND_TIMEOUT.
+            remaining = SEND_TIMEOUT - (time.monotonic() - started)
+            sender.send_messages(outgoing, timeout=max(remaining, MIN_SEND_TIMEOUT))
 
     def close(self) -> None:
         """Close every sender (lent ones when their send returns); later publishes fail."""

@@ -9,25 +9,29 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from shared.errors import SignatureError
-from shared.settings import SettingsError
+from shared.errors import Misconfigured, SignatureError
+from shared.secrets import check_webhook_secrets
+
+
+class Verifier(Protocol):
+    """Raises `SignatureError` (401) or `Misconfigured` (503) unless the request is signed."""
+
+    def verify(self, body: str, headers: Mapping[str, str]) -> None: ...
 
 
 class SignatureVerifier:
-    """Verify `webhook-id` / `webhook-timestamp` / `webhook-signature` against the secrets."""
+    """Verify `webhook-id` / `webhook-timestamp` / `webhook-signature` against the secrets.
+
+    Raises `SettingsError` when a secret is empty, a placeholder, an unresolved
+    Key Vault reference or not `whsec_` + base64 of >= 24 bytes (`shared.secrets`).
+    """
 
     def __init__(self, secrets: list[str]) -> None:
-        if not secrets:
-            raise SettingsError("WEBHOOK_SECRET is empty: set one or more whsec_... secrets")
-        try:
-            self._hooks = [Webhook(secret) for secret in secrets]
-        except Exception as exc:  # the library raises bare ValueErrors for bad base64
-            raise SettingsError(
-                f"WEBHOOK_SECRET holds an invalid secret ({type(exc).__name__})"
-            ) from exc
+        self._hooks = [Webhook(secret) for secret in check_webhook_secrets(" ".join(secrets))]
 
     def verify(self, body: str, headers: Mapping[str, str]) -> None:
         """Raise `SignatureError` unless one secret verifies the signature."""
@@ -42,6 +46,16 @@ class SignatureVerifier:
             else:
                 return
         raise SignatureError(reason)
+
+
+class RefusingVerifier:
+    """Stands in for a verifier whose secret is unusable: verifies nothing, refuses everything."""
+
+    def __init__(self, setting: str) -> None:
+        self._setting = setting
+
+    def verify(self, body: str, headers: Mapping[str, str]) -> None:
+        raise Misconfigured(f"{self._setting} is not usable")
 
 
 def signed_headers(

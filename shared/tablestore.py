@@ -23,26 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    AzureError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.errors import (
-    EntityExists,
-    ETagMismatch,
-    StorageRejected,
-    StorageUnavailable,
-)
+from shared.errors import TABLE_ERRORS, EntityExists, ETagMismatch, map_exceptions
 
 Entity = dict[str, Any]
-TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -201,29 +187,12 @@ def _range_filter(column: str, keys: KeyRange, name: str, params: dict[str, str]
     return f"{column} ge @{name}_from and {column} lt @{name}_to"
 
 
-def convert_azure_error(exc: AzureError) -> Exception:
-    """Map an azure-core exception to the project's hierarchy (callers `raise ... from exc`)."""
-    if isinstance(exc, ResourceExistsError):
-        return EntityExists(str(exc.reason or "entity exists"))
-    if isinstance(exc, ResourceModifiedError):
-        return ETagMismatch(str(exc.reason or "entity changed"))
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return StorageUnavailable(f"{type(exc).__name__}: {exc.message}")
-    if isinstance(exc, HttpResponseError):
-        status = exc.status_code or 0
-        if status == 412:
-            return ETagMismatch(str(exc.reason or "precondition failed"))
-        if status in TRANSIENT_STATUS or status == 0:
-            return StorageUnavailable(f"table service answered {status} {exc.reason or ''}".strip())
-        return StorageRejected(f"table service answered {status} {exc.reason or ''}".strip())
-    return StorageUnavailable(f"{type(exc).__name__}: {exc.message}")
-
-
 class AzureTableStore:
     """A `TableStore` over one Azure Tables / Azurite table.
 
     The SDK's own retries are switched off by `shared.clients` so tenacity
-    (`shared.retries`) is the one retry policy.
+    (`shared.retries`) is the one retry policy. SDK errors become
+    `shared.errors` types through `TABLE_ERRORS`.
     """
 
     def __init__(self, table: TableClient) -> None:
@@ -241,68 +210,59 @@ class AzureTableStore:
     def _create_table(self) -> None:
         # Converted like every other call: refused/reset connections, timeouts and 5xx
         # are `StorageUnavailable`, so the caller's retry policy covers the set-up too.
-        try:
-            self._table.create_table()
-        except ResourceExistsError:
-            return
-        except AzureError as exc:
-            raise convert_azure_error(exc) from exc
+        with map_exceptions(TABLE_ERRORS):
+            try:
+                self._table.create_table()
+            except ResourceExistsError:
+                return
 
     def get(self, partition_key: str, row_key: str) -> StoredEntity | None:
-        try:
-            found = self._table.get_entity(partition_key, row_key)
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise convert_azure_error(exc) from exc
+        with map_exceptions(TABLE_ERRORS):
+            try:
+                found = self._table.get_entity(partition_key, row_key)
+            except ResourceNotFoundError:
+                return None
         return StoredEntity(dict(found), str(found.metadata["etag"]))
 
     def insert(self, entity: Entity) -> str:
         self.ensure_table()
-        try:
+        with map_exceptions(TABLE_ERRORS):
             return str(self._table.create_entity(_clean(entity))["etag"])
-        except AzureError as exc:
-            raise convert_azure_error(exc) from exc
 
     def replace(self, entity: Entity, etag: str) -> str:
         self.ensure_table()
-        try:
-            result = self._table.update_entity(
-                _clean(entity),
-                mode=UpdateMode.REPLACE,
-                etag=etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except ResourceNotFoundError as exc:  # deleted since read: the ETag no longer matches
-            raise ETagMismatch("entity deleted since read") from exc
-        except AzureError as exc:
-            raise convert_azure_error(exc) from exc
+        with map_exceptions(TABLE_ERRORS):
+            try:
+                result = self._table.update_entity(
+                    _clean(entity),
+                    mode=UpdateMode.REPLACE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceNotFoundError as exc:  # deleted since read: the ETag no longer matches
+                raise ETagMismatch("entity deleted since read") from exc
         return str(result["etag"])
 
     def upsert(self, entity: Entity) -> None:
         self.ensure_table()
-        try:
+        with map_exceptions(TABLE_ERRORS):
             self._table.upsert_entity(_clean(entity), mode=UpdateMode.REPLACE)
-        except AzureError as exc:
-            raise convert_azure_error(exc) from exc
 
     def delete(self, partition_key: str, row_key: str) -> None:
-        try:
-            self._table.delete_entity(partition_key, row_key)
-        except ResourceNotFoundError:
-            return
-        except AzureError as exc:
-            raise convert_azure_error(exc) from exc
+        with map_exceptions(TABLE_ERRORS):
+            try:
+                self._table.delete_entity(partition_key, row_key)
+            except ResourceNotFoundError:
+                return
 
     def query(self, partitions: KeyRange, rows: KeyRange | None = None) -> Iterator[Entity]:
         params: dict[str, str] = {}
         clauses = [_range_filter("PartitionKey", partitions, "pk", params)]
         if rows is not None:
             clauses.append(_range_filter("RowKey", rows, "rk", params))
-        try:
-            for entity in self._table.query_entities(" and ".join(clauses), parameters=params):
-                yield dict(entity)
-        except ResourceNotFoundError:  # the table does not exist yet: nothing was written
-            return
-        except AzureError as exc:
-            raise convert_azure_error(exc) from exc
+        with map_exceptions(TABLE_ERRORS):
+            try:
+                for entity in self._table.query_entities(" and ".join(clauses), parameters=params):
+                    yield dict(entity)
+            except ResourceNotFoundError:  # the table does not exist yet: nothing was written
+                return

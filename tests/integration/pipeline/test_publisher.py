@@ -9,9 +9,9 @@ import uuid
 import pytest
 from azure.servicebus import ServiceBusClient
 
-from shared.publisher import OutgoingMessage, ServiceBusPublisher
 from shared.clients import build_service_bus_client
 from shared.errors import QueueUnavailable
+from shared.publisher import OutgoingMessage, ServiceBusPublisher
 from shared.settings import Settings
 
 THREADS = 16

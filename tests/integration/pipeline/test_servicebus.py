@@ -14,14 +14,13 @@ import pytest
 from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
 
-from ingest import dependencies as ingest_dependencies
-from shared.publisher import ServiceBusPublisher
 from ingest.service import IngestService
-from processor import dependencies as processor_dependencies
 from processor.service import RegistrationProcessor
 from shared.clients import build_service_bus_client
 from shared.failures import FailureLog
+from shared.publisher import ServiceBusPublisher
 from shared.registrations import RegistrationReader
+from shared.runtime import AppContext, set_context
 from shared.settings import Settings
 from shared.signing import SignatureVerifier
 from shared.writes import RegistrationWriter
@@ -47,14 +46,13 @@ def pipeline(servicebus_factory, tables_connection_string, table_name_factory):
     registrations = make_store(tables_connection_string, table_name_factory("reg"))
     failures = FailureLog(make_store(tables_connection_string, table_name_factory("fail")))
     publisher = ServiceBusPublisher(client, queue)
-    ingest_dependencies.set_publisher(publisher)
-    ingest_dependencies.set_ingest_service(IngestService(SignatureVerifier([SECRET]), publisher))
-    processor_dependencies.set_processor(
-        RegistrationProcessor(RegistrationWriter(registrations), failures)
-    )
+    context = AppContext(Settings(WEBHOOK_SECRET=SECRET))
+    context.publisher = publisher
+    context.ingest_service = IngestService(SignatureVerifier([SECRET]), publisher)
+    context.processor = RegistrationProcessor(RegistrationWriter(registrations), failures)
+    set_context(context)
     yield client, queue, RegistrationReader(registrations), failures
-    ingest_dependencies.set_publisher(None)
-    processor_dependencies.set_processor(None)
+    set_context(None)
     publisher.close()
     client.close()
 
@@ -164,14 +162,15 @@ def test_unreachable_queue_is_503_within_the_budget() -> None:
     dead = f"Endpoint=sb://localhost:{free_port()};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;"
     client = build_service_bus_client(Settings(ServiceBusConnection=dead))
     publisher = ServiceBusPublisher(client, "registrations")
-    ingest_dependencies.set_publisher(publisher)
-    ingest_dependencies.set_ingest_service(IngestService(SignatureVerifier([SECRET]), publisher))
+    context = AppContext(Settings(WEBHOOK_SECRET=SECRET))
+    context.ingest_service = IngestService(SignatureVerifier([SECRET]), publisher)
+    set_context(context)
     try:
         started = time.monotonic()
         response = user_function("ingest_registration")(http_request(body_of(BASE_EVENT)))
         elapsed = time.monotonic() - started
     finally:
-        ingest_dependencies.set_publisher(None)
+        set_context(None)
         publisher.close()
         client.close()
     assert response.status_code == 503

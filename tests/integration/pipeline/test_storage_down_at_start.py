@@ -16,12 +16,10 @@ from pathlib import Path
 import pytest
 
 from localdev.azurite import Azurite
-from processor import dependencies
 from processor.service import IncomingMessage
-from shared import clients
 from shared.errors import StorageUnavailable
-from shared.registrations import RegistrationReader
 from shared.retries import PROCESSOR_TABLE_RETRY
+from shared.runtime import AppContext, get_context, set_context
 from shared.settings import Settings
 from shared.writes import WriteOutcome
 from tests.fixtures.azurite import running_azurite
@@ -61,12 +59,9 @@ def own_azurite(tmp_path: Path):
 @pytest.fixture
 def app_clients(own_azurite: Azurite):
     """The process-wide clients and processor, as the app builds them, against `own_azurite`."""
-    clients.reset_clients()
-    dependencies.set_processor(None)
-    clients.set_settings(Settings(TablesConnection=own_azurite.connection_string))
+    set_context(AppContext(Settings(TablesConnection=own_azurite.connection_string)))
     yield
-    dependencies.set_processor(None)
-    clients.reset_clients()
+    set_context(None)
 
 
 def test_processor_called_while_azurite_is_down_stores_the_registration(
@@ -96,7 +91,7 @@ def test_processor_called_while_azurite_is_down_stores_the_registration(
     started = time.monotonic()
     restarter.start()
     try:
-        outcome = dependencies.get_processor().process(message)
+        outcome = get_context().processor.process(message)
     finally:
         restarter.join(timeout=60)
     elapsed = time.monotonic() - started
@@ -110,7 +105,6 @@ def test_processor_called_while_azurite_is_down_stores_the_registration(
     assert {line["error_type"] for line in retries} == {"StorageUnavailable"}
     assert len(retries) < PROCESSOR_TABLE_RETRY.max_attempts
     assert DOWN_FOR < elapsed < PROCESSOR_TABLE_RETRY.total_budget
-    reader = RegistrationReader(clients.table_store(clients.get_settings().registrations_table))
-    [row] = reader.get(USER)
+    [row] = get_context().registration_reader.get(USER)
     assert row.correlation_id == "corr-down-at-start"
-    assert clients.get_failure_log().get("reg_down_at_start") is None
+    assert get_context().failure_log.get("reg_down_at_start") is None

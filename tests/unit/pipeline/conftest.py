@@ -13,14 +13,14 @@ import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
 import function_app
-from ingest import dependencies as ingest_dependencies
-from shared.publisher import InMemoryPublisher
 from ingest.service import IngestService
-from processor import dependencies as processor_dependencies
 from processor.service import RegistrationProcessor
 from shared.failures import FailureLog
+from shared.publisher import InMemoryPublisher
 from shared.registrations import RegistrationReader
 from shared.retries import RetryPolicy
+from shared.runtime import AppContext, set_context
+from shared.settings import Settings
 from shared.signing import SignatureVerifier, signed_headers
 from shared.tablestore import InMemoryTableStore
 from shared.writes import RegistrationWriter
@@ -139,6 +139,17 @@ class PipelineHarness:
             self.writer, self.failures, FAST_RETRY, sleep=self.sleeps.append
         )
 
+    def context(self) -> AppContext:
+        """An `AppContext` whose parts are this harness's in-memory ones."""
+        context = AppContext(Settings(WEBHOOK_SECRET=SECRET))
+        context.publisher = self.publisher
+        context.registration_writer = self.writer
+        context.registration_reader = self.reader
+        context.failure_log = self.failures
+        context.ingest_service = self.ingest_service
+        context.processor = self.processor
+        return context
+
     def post(self, request: func.HttpRequest) -> func.HttpResponse:
         return user_function("ingest_registration")(request)  # type: ignore[no-any-return]
 
@@ -186,9 +197,6 @@ def service_bus_message(
 def harness() -> Iterator[PipelineHarness]:
     """The real triggers over in-memory implementations of the project's interfaces."""
     harness = PipelineHarness()
-    ingest_dependencies.set_publisher(harness.publisher)
-    ingest_dependencies.set_ingest_service(harness.ingest_service)
-    processor_dependencies.set_processor(harness.processor)
+    set_context(harness.context())
     yield harness
-    ingest_dependencies.set_publisher(None)
-    processor_dependencies.set_processor(None)
+    set_context(None)

@@ -251,18 +251,15 @@ def test_unexpected_error_is_500_with_correlation_id_only(harness, caplog) -> No
     assert "RuntimeError" in caplog.text  # the details are in the logs
 
 
-def test_missing_webhook_secret_is_500_not_401(harness: PipelineHarness) -> None:
-    from ingest import dependencies
-    from shared import clients
+def test_missing_webhook_secret_is_503_not_401(harness: PipelineHarness) -> None:
+    from shared.runtime import AppContext, set_context
     from shared.settings import Settings
 
-    dependencies.set_ingest_service(None)
-    clients.set_settings(Settings(WEBHOOK_SECRET=""))
-    try:
-        assert harness.post(http_request(body_of(BASE_EVENT))).status_code == 500
-    finally:
-        clients.reset_clients()
-        dependencies.set_ingest_service(harness.ingest_service)
+    context = AppContext(Settings(WEBHOOK_SECRET=""))
+    context.publisher = harness.publisher
+    set_context(context)
+    assert harness.post(http_request(body_of(BASE_EVENT))).status_code == 503
+    assert harness.publisher.messages == []
 
 
 def test_one_structured_log_line_without_personal_data(harness: PipelineHarness, caplog) -> None:

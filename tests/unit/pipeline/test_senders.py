@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from shared.senders import SenderPool
 from shared.errors import QueueUnavailable
+from shared.senders import SenderPool
 
 
 class RecordingSender:
