@@ -1,5 +1,5 @@
 """`python -m ops`."""
 
-from ops.cli import main
+from ops.cli.app import main
 
 raise SystemExit(main())

@@ -17,10 +17,10 @@ from typing import Any
 from azure.data.tables import TableClient, TableServiceClient
 from azure.servicebus import ServiceBusClient
 
-from ops.audit import AuditTrail, default_operator
-from ops.audit_table import TableAuditStore
+from ops.audit.record import AuditTrail, default_operator
+from ops.audit.table import TableAuditStore
+from ops.deadletters.servicebus import ServiceBusDeadLetterQueue
 from ops.errors import OpsError
-from ops.servicebus_dlq import ServiceBusDeadLetterQueue
 from shared.clients import build_service_bus_client, build_table_service_client
 from shared.failures import FailureLog
 from shared.registrations import RegistrationReader

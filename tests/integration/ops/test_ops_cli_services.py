@@ -12,8 +12,8 @@ from typing import Any
 
 from azure.data.tables import TableServiceClient
 
-from ops.audit import AuditTrail
-from ops.audit_table import TableAuditStore
+from ops.audit.record import AuditTrail
+from ops.audit.table import TableAuditStore
 from shared.events import validate_event
 from shared.registrations import Registration
 from shared.tablestore import AzureTableStore

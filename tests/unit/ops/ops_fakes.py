@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ops.audit import AuditEntry
-from ops.dead_letters import DeadLetter, OutgoingMessage
-from ops.dlq import LockedLetter, SendFailed
-from ops.dlq_settle import Clock
+from ops.audit.record import AuditEntry
+from ops.deadletters.model import DeadLetter, OutgoingMessage
+from ops.deadletters.queue import LockedLetter, SendFailed
+from ops.deadletters.settle import Clock
 from ops.errors import OpsError
 
 START = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ops import cli
-from ops.audit import AuditTrail
+from ops.audit.record import AuditTrail
+from ops.cli import app as cli
 from shared.errors import StorageUnavailable
 from shared.failures import FailureLog, ProcessingFailure
 from shared.registrations import RegistrationReader

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ops.dead_letters import Selection, parse_sequence_numbers, selection_from_flags
+from ops.cli.options import parse_sequence_numbers, selection_from_flags
+from ops.deadletters.model import Selection
 from ops.durations import parse_duration, parse_rate, parse_timestamp
 from ops.errors import UsageProblem
 from tests.unit.ops.ops_fakes import START, letter

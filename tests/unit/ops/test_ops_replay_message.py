@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ops.dead_letters import (
+from ops.deadletters.model import (
     DEAD_LETTER_PROPERTIES,
     ORIGINAL_MESSAGE_ID,
     REPLAY_COUNT,
     build_replay,
     replay_message_id,
 )
-from ops.dlq import decode_properties
+from ops.deadletters.servicebus import decode_properties
 from tests.unit.ops.ops_fakes import letter
 
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from ops.audit import AuditTrail
-from ops.dead_letters import REPLAY_COUNT, Selection
-from ops.dlq_actions import (
+from ops.audit.record import AuditTrail
+from ops.deadletters.actions import (
     ActionContext,
     ReplayPolicy,
     plan_replay,
@@ -17,7 +16,8 @@ from ops.dlq_actions import (
     replay,
     select,
 )
-from ops.dlq_settle import PassOptions
+from ops.deadletters.model import REPLAY_COUNT, Selection
+from ops.deadletters.settle import PassOptions
 from tests.unit.ops.ops_fakes import (
     START,
     FakeClock,

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from ops.audit import ITEMS_PER_ENTITY, AuditTrail
+from ops.audit.record import ITEMS_PER_ENTITY, AuditTrail
+from ops.cli.output import Output
 from ops.errors import OpsError, UsageProblem
 from ops.ingest_client import IngestAnswer, webhook_id_for
-from ops.output import Output
 from ops.registrations import export
 from ops.signups import load_event_file, send_events, signup_events
 from ops.smoke import SMOKE_TENANT, SmokeRun, delete_registration

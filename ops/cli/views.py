@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ops.audit import AuditEntry
-from ops.dlq_actions import ActionReport
-from ops.output import Output
+from ops.audit.record import AuditEntry
+from ops.cli.output import Output
+from ops.deadletters.actions import ActionReport
 
 DLQ_COLUMNS = (
     "sequence_number",

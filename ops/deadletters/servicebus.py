@@ -1,4 +1,4 @@
-"""DeadLetterQueue on the azure-servicebus SDK: the only ops module that imports it.
+"""DeadLetterQueue on the azure-servicebus SDK: the only dead-letter module that imports it.
 
 Received and peeked messages become plain `DeadLetter`s here: application
 property keys and string values arrive from the SDK as bytes and are decoded
@@ -7,7 +7,8 @@ at this boundary. SDK exceptions become ops errors here too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -21,20 +22,11 @@ from azure.servicebus import (
     ServiceBusSender,
     ServiceBusSubQueue,
 )
-from azure.servicebus.exceptions import (
-    MessageSizeExceededError,
-    MessagingEntityNotFoundError,
-    OperationTimeoutError,
-    ServiceBusAuthenticationError,
-    ServiceBusAuthorizationError,
-    ServiceBusCommunicationError,
-    ServiceBusConnectionError,
-    ServiceBusError,
-)
+from azure.servicebus.exceptions import MessageSizeExceededError, ServiceBusError
 
-from ops.dead_letters import DeadLetter, OutgoingMessage
-from ops.dlq import LockedLetter, SendFailed, decode_properties
-from ops.errors import OpsError, ServiceUnreachable, one_line
+from ops.deadletters.model import DeadLetter, OutgoingMessage, PropertyValue
+from ops.deadletters.queue import LockedLetter, SendFailed
+from ops.errors import OpsError, one_line, sdk_errors
 
 
 class ServiceBusDeadLetterQueue:
@@ -130,7 +122,7 @@ class ServiceBusDeadLetterQueue:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        with servicebus_errors(self.queue_name):
+        with sdk_errors(f"queue {self.queue_name}"):
             yield
 
 
@@ -193,18 +185,13 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-@contextmanager
-def servicebus_errors(queue_name: str) -> Iterator[None]:
-    """Convert azure-servicebus errors into one-line ops errors."""
-    try:
-        yield
-    except (ServiceBusConnectionError, ServiceBusCommunicationError, OperationTimeoutError) as exc:
-        raise ServiceUnreachable(
-            f"Service Bus unreachable (queue {queue_name}): {one_line(str(exc))}"
-        ) from exc
-    except (ServiceBusAuthenticationError, ServiceBusAuthorizationError) as exc:
-        raise OpsError(f"Service Bus refused access to {queue_name}: {one_line(str(exc))}") from exc
-    except MessagingEntityNotFoundError as exc:
-        raise OpsError(f"queue {queue_name!r} does not exist: {one_line(str(exc))}") from exc
-    except ServiceBusError as exc:
-        raise OpsError(f"Service Bus error (queue {queue_name}): {one_line(str(exc))}") from exc
+def decode_properties(raw: Mapping[Any, Any] | None) -> dict[str, PropertyValue]:
+    """Application properties with str keys and str values (the SDK hands both over as bytes)."""
+    decoded: dict[str, PropertyValue] = {}
+    for key, value in (raw or {}).items():
+        if isinstance(value, bytes):
+            # A value that is not UTF-8 stays bytes: it is binary, not text.
+            with contextlib.suppress(UnicodeDecodeError):
+                value = value.decode("utf-8")
+        decoded[_text(key) or ""] = value
+    return decoded

@@ -21,8 +21,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ops.dead_letters import DeadLetter
-from ops.dlq import DeadLetterQueue, LockedLetter, iter_dead_letters
+from ops.deadletters.model import DeadLetter
+from ops.deadletters.queue import DeadLetterQueue, LockedLetter
+from ops.deadletters.read import iter_dead_letters
 from ops.errors import OpsError
 
 

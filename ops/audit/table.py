@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from itertools import islice
 from typing import Any
 
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-)
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from ops.audit import (
+from ops.audit.record import (
     ACTION_PARTITION,
     AuditEntry,
     entry_from_entity,
     items_partition,
     summary_entity,
 )
-from ops.errors import OpsError, ServiceUnreachable, one_line
+from ops.errors import sdk_errors
 
 
 class TableAuditStore:
@@ -36,7 +30,7 @@ class TableAuditStore:
 
     def save(self, entry: AuditEntry) -> None:
         """Insert or replace the summary of an action."""
-        with table_errors(self.table.table_name):
+        with sdk_errors(self.table.table_name):
             self._ensure_table()
             self.table.upsert_entity(summary_entity(entry), mode=UpdateMode.REPLACE)
 
@@ -47,13 +41,13 @@ class TableAuditStore:
             "RowKey": f"{chunk:06d}",
             "items": json.dumps(list(items), sort_keys=True, default=str),
         }
-        with table_errors(self.table.table_name):
+        with sdk_errors(self.table.table_name):
             self._ensure_table()
             self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     def recent(self, limit: int) -> list[AuditEntry]:
         """The newest `limit` actions with their items, reading only what is shown."""
-        with table_errors(self.table.table_name):
+        with sdk_errors(self.table.table_name):
             try:
                 pages = self.table.query_entities(
                     "PartitionKey eq @pk",
@@ -82,20 +76,3 @@ class TableAuditStore:
         with suppress(ResourceExistsError):
             self.table.create_table()
         self._created = True
-
-
-@contextmanager
-def table_errors(table_name: str) -> Iterator[None]:
-    """Convert azure-data-tables errors into one-line ops errors."""
-    try:
-        yield
-    except ServiceRequestError as exc:
-        raise ServiceUnreachable(
-            f"Table Storage unreachable ({table_name}): {one_line(str(exc))}"
-        ) from exc
-    except ClientAuthenticationError as exc:
-        raise OpsError(
-            f"Table Storage refused the credentials ({table_name}): {one_line(str(exc))}"
-        ) from exc
-    except AzureError as exc:
-        raise OpsError(f"Table Storage error ({table_name}): {one_line(str(exc))}") from exc

@@ -1,5 +1,7 @@
 """How ops prints: a human table by default, one JSON object per line with --json.
 
+Data is never read as rich markup: every cell, title and line goes through
+`Text` (plain), so a signup nicknamed `[/]` or `[link=...]` prints as typed.
 Progress bars go to stderr and only when stderr is a terminal and --json is
 off, so scripts reading stdout never see them.
 """
@@ -16,6 +18,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 WIDE = 200  # table width when stdout is a file or pipe (rich would assume 80)
 
@@ -31,9 +34,9 @@ def to_json_value(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def json_line(row: Mapping[str, Any]) -> str:
-    """One row as a JSON line (no trailing newline)."""
-    return json.dumps(row, default=to_json_value, ensure_ascii=False)
+def json_line(row: Mapping[str, Any], sort_keys: bool = False) -> str:
+    """One row as a JSON line (no trailing newline): the one JSON encoder of the CLI."""
+    return json.dumps(row, default=to_json_value, ensure_ascii=False, sort_keys=sort_keys)
 
 
 def cell(value: Any, width: int = 60) -> str:
@@ -72,17 +75,17 @@ class Output:
                 count += 1
             self.out.flush()
             return count
-        table = Table(title=title, show_lines=False, header_style="bold")
+        table = Table(title=_plain(title), show_lines=False, header_style="bold")
         for column in columns:
             table.add_column(column, overflow="fold")
         count = 0
         for row in rows:
-            table.add_row(*(cell(row.get(column)) for column in columns))
+            table.add_row(*(Text(cell(row.get(column))) for column in columns))
             count += 1
         if count:
             self.console.print(table)
         else:
-            self.console.print(f"{title or 'result'}: nothing found")
+            self.say(f"{title or 'result'}: nothing found")
         return count
 
     def record(self, row: Mapping[str, Any], title: str | None = None) -> None:
@@ -91,7 +94,7 @@ class Output:
             self.out.write(json_line(row) + "\n")
             self.out.flush()
             return
-        table = Table(title=title, show_header=False, show_lines=False)
+        table = Table(title=_plain(title), show_header=False, show_lines=False)
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
         for key, value in row.items():
@@ -99,13 +102,13 @@ class Output:
                 text = json.dumps(value, indent=2, default=to_json_value, ensure_ascii=False)
             else:
                 text = cell(value, width=10_000)
-            table.add_row(key, text)
+            table.add_row(Text(key), Text(text))
         self.console.print(table)
 
     def say(self, text: str) -> None:
         """A line for humans (suppressed with --json, where rows speak for themselves)."""
         if not self.json_mode:
-            self.console.print(text, markup=False)
+            self.console.print(Text(text))
 
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
@@ -124,3 +127,7 @@ class Output:
         with bar:
             task = bar.add_task(description, total=total)
             yield lambda n: bar.advance(task, n)
+
+
+def _plain(title: str | None) -> Text | None:
+    return None if title is None else Text(title)

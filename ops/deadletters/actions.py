@@ -9,7 +9,7 @@ Replay order per chunk: send the new copies to the main queue first, then
 complete the dead-lettered copies. A crash in between leaves both; the next
 run sends the same deterministic message ids again, which the broker drops
 as duplicates within its window and the processor's idempotency absorbs
-after it (see ops.dead_letters).
+after it (see ops.deadletters.model).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ops.audit import AuditTrail
-from ops.dead_letters import DeadLetter, OutgoingMessage, Selection, build_replay
-from ops.dlq import DeadLetterQueue, LockedLetter, SendFailed, iter_dead_letters
-from ops.dlq_settle import ChunkResult, Clock, MessageOutcome, PassOptions, SettlePass
+from ops.audit.record import AuditTrail
+from ops.deadletters.model import DeadLetter, OutgoingMessage, Selection, build_replay
+from ops.deadletters.queue import DeadLetterQueue, LockedLetter, SendFailed
+from ops.deadletters.read import iter_dead_letters
+from ops.deadletters.settle import ChunkResult, Clock, MessageOutcome, PassOptions, SettlePass
 from ops.errors import OpsError, one_line
 
 SUCCESS_OUTCOMES = frozenset(

@@ -1,5 +1,7 @@
 """Dead-lettered messages as plain data, which ones an operator selected, and their replays.
 
+The bottom layer of `ops.deadletters`: plain data, no I/O, no SDK.
+
 Why a replay gets a new message id: the ingest sets `message_id` to the
 registration id (tenant + user) and the queue drops any message whose id it
 saw within the duplicate-detection window (PT1H). A replay that kept the
@@ -24,8 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from ops.errors import UsageProblem
 
 PropertyValue = str | int | float | bool | bytes | datetime | None
 
@@ -181,37 +181,3 @@ class Selection:
 def reason_matches(letter: DeadLetter, text: str) -> bool:
     """Case-insensitive substring match on the dead-letter reason."""
     return text.casefold() in (letter.dead_letter_reason or "").casefold()
-
-
-def selection_from_flags(
-    everything: bool,
-    sequence_numbers: list[str],
-    reason: str | None,
-    older_than: timedelta | None,
-    error: str | None = None,
-) -> Selection:
-    """The Selection a command line asks for; UsageProblem when it asks for none or a mix."""
-    numbers = frozenset(parse_sequence_numbers(sequence_numbers))
-    selection = Selection(everything, numbers, reason, older_than, error)
-    if selection.is_empty:
-        raise UsageProblem(
-            "say which messages: --all, --seq N, --reason TEXT, --error TEXT"
-            " or --older-than DURATION"
-        )
-    if everything and selection != Selection(everything=True):
-        raise UsageProblem("--all cannot be combined with --seq, --reason, --error or --older-than")
-    for flag, text in (("--reason", reason), ("--error", error)):
-        if text is not None and not text.strip():
-            raise UsageProblem(f"{flag} needs a non-empty text")
-    return selection
-
-
-def parse_sequence_numbers(texts: list[str]) -> list[int]:
-    """`--seq 5 --seq 7,9` -> [5, 7, 9]; UsageProblem for anything but positive integers."""
-    numbers = []
-    for text in texts:
-        for part in text.replace(",", " ").split():
-            if not part.isdigit() or int(part) < 1:
-                raise UsageProblem(f"invalid sequence number {part!r}: use positive integers")
-            numbers.append(int(part))
-    return numbers

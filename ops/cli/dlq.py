@@ -1,0 +1,178 @@
+"""`ops dlq list|show|replay|purge|export`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ops.cli.context import confirm, session
+from ops.cli.options import (
+    AllFlag,
+    DryRunFlag,
+    ErrorOption,
+    JsonFlag,
+    LockWaitOption,
+    OlderOption,
+    ReasonOption,
+    SeqOption,
+    selection_from_flags,
+)
+from ops.cli.output import Output, json_line
+from ops.cli.views import DLQ_COLUMNS, show_report
+from ops.deadletters import read
+from ops.deadletters.actions import ActionContext, ActionReport, ReplayPolicy, plan_replay
+from ops.deadletters.actions import purge as purge_letters
+from ops.deadletters.actions import replay as replay_letters
+from ops.deadletters.actions import select as select_letters
+from ops.deadletters.settle import MessageOutcome, PassOptions
+from ops.durations import parse_rate
+from ops.errors import IncompleteOperation, OpsError, UsageProblem
+
+app = typer.Typer(help="Inspect, replay, purge and export the dead-letter queue.")
+
+
+@app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    reason: ReasonOption = None,
+    error: ErrorOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    json_output: JsonFlag = False,
+) -> None:
+    """Peek the dead-letter queue (locks nothing) with the processor's last error."""
+    with session(ctx, json_output) as (wiring, output):
+        queue = wiring.dead_letter_queue
+        errors = read.RecordedErrors(wiring.failures)
+        rows = read.list_dead_letters(queue, errors, reason, limit, error)
+        output.rows(rows, DLQ_COLUMNS, title=f"dead letters of {queue.queue_name}")
+
+
+@app.command("show")
+def dlq_show(
+    ctx: typer.Context,
+    sequence_number: Annotated[int, typer.Argument(min=1)],
+    json_output: JsonFlag = False,
+) -> None:
+    """Everything about one dead letter, body pretty-printed."""
+    with session(ctx, json_output) as (wiring, output):
+        letter = read.find(wiring.dead_letter_queue, sequence_number)
+        output.record(read.detail(letter, read.RecordedErrors(wiring.failures)))
+
+
+@app.command("replay")
+def dlq_replay(
+    ctx: typer.Context,
+    everything: AllFlag = False,
+    seq: SeqOption = None,
+    reason: ReasonOption = None,
+    error: ErrorOption = None,
+    older_than: OlderOption = None,
+    dry_run: DryRunFlag = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    rate: Annotated[str | None, typer.Option("--rate", help="At most N/s (or N/m).")] = None,
+    max_replays: Annotated[
+        int, typer.Option("--max-replays", min=1, help="Refuse messages replayed this often.")
+    ] = 3,
+    force: Annotated[bool, typer.Option("--force", help="Replay past --max-replays.")] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=500, help="Messages per send/settle batch.")
+    ] = 100,
+    lock_wait: LockWaitOption = 75.0,
+    json_output: JsonFlag = False,
+) -> None:
+    """Send dead letters back to the queue (send first, then settle), audited."""
+    selection = selection_from_flags(everything, seq, reason, older_than, error)
+    rate_per_second = parse_rate(rate) if rate else None
+    options = PassOptions(batch_size, lock_wait_seconds=lock_wait, rate_per_second=rate_per_second)
+    policy = ReplayPolicy(max_replays, force)
+    with session(ctx, json_output) as (wiring, output):
+        queue = wiring.dead_letter_queue
+        errors = read.RecordedErrors(wiring.failures)
+        letters = select_letters(queue, selection, datetime.now(UTC), errors.require)
+        if dry_run or not letters:
+            plan = plan_replay(letters, policy)
+            show_report(output, ActionReport("replay", selection.describe(), True, plan))
+            return
+        confirm(yes, f"Replay {len(letters)} dead letters ({selection.describe()}) to the queue?")
+        with output.progress("replaying", len(letters)) as advance:
+            context = ActionContext(
+                queue, queue.queue_name, wiring.audit, options, on_progress=advance
+            )
+            report = replay_letters(context, letters, selection.describe(), policy)
+        _finish(output, report)
+
+
+@app.command("purge")
+def dlq_purge(
+    ctx: typer.Context,
+    everything: AllFlag = False,
+    seq: SeqOption = None,
+    reason: ReasonOption = None,
+    error: ErrorOption = None,
+    older_than: OlderOption = None,
+    dry_run: DryRunFlag = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Required: purging is final.")] = False,
+    lock_wait: LockWaitOption = 75.0,
+    json_output: JsonFlag = False,
+) -> None:
+    """Delete the selected dead letters for good (dlq export first), audited."""
+    selection = selection_from_flags(everything, seq, reason, older_than, error)
+    if not (yes or dry_run):
+        raise UsageProblem("purge deletes messages for good: add --yes (or look first: --dry-run)")
+    with session(ctx, json_output) as (wiring, output):
+        queue = wiring.dead_letter_queue
+        errors = read.RecordedErrors(wiring.failures)
+        letters = select_letters(queue, selection, datetime.now(UTC), errors.require)
+        if dry_run or not letters:
+            plan = [
+                MessageOutcome(letter.sequence_number, letter.message_id, "would-purge")
+                for letter in letters
+            ]
+            show_report(output, ActionReport("purge", selection.describe(), True, plan))
+            return
+        with output.progress("purging", len(letters)) as advance:
+            options = PassOptions(lock_wait_seconds=lock_wait)
+            context = ActionContext(
+                queue, queue.queue_name, wiring.audit, options, on_progress=advance
+            )
+            report = purge_letters(context, letters, selection.describe())
+        _finish(output, report)
+
+
+@app.command("export")
+def dlq_export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="New JSON-lines file.")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Write every dead letter (body + all properties) to a file; removes nothing."""
+    try:
+        handle = out.open("x", encoding="utf-8")
+    except FileExistsError:
+        raise UsageProblem(f"{out} exists already: choose a new file") from None
+    except OSError as exc:
+        raise OpsError(f"cannot create {out}: {exc.strerror or exc}") from exc
+    with handle, session(ctx, json_output) as (wiring, output):
+        count = 0
+        errors = read.RecordedErrors(wiring.failures)
+        with output.progress("exporting", None) as advance:
+            for row in read.export_rows(wiring.dead_letter_queue, errors):
+                handle.write(json_line(row, sort_keys=True) + "\n")
+                count += 1
+                advance(1)
+        output.record({"exported": count, "out": str(out)})
+
+
+def _finish(output: Output, report: ActionReport) -> None:
+    show_report(output, report)
+    if not report.complete:
+        missed = len(report.outcomes) - sum(
+            n for name, n in report.counts.items() if name in (report.done_outcome, "refused")
+        )
+        raise IncompleteOperation(
+            f"{missed} of {len(report.outcomes)} selected messages were not {report.done_outcome}"
+            " (see the outcomes above); run the same command again"
+        )
