@@ -1,20 +1,28 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Run the Action's handler in plain Node, outside Auth0, against a real ingest.
+ * Run an Action's handler in plain Node, outside Auth0, against a real ingest.
  *
  *   WEBHOOK_SECRET=whsec_... INGEST_URL=http://127.0.0.1:7071/api/registrations \
  *   FUNCTION_KEY=... [SEND_FIELDS=email,phone_number] \
- *     node auth0/scripts/run-action.js EVENT.json      # or '-' to read the event from stdin
+ *     node auth0/scripts/run-action.js [--trigger post-login] EVENT.json   # or '-' for stdin
  *
- * EVENT.json is an Auth0 post-user-registration `event` (see auth0/testing/events/).
+ * --trigger post-user-registration (the default) runs send-registration-to-azure;
+ * --trigger post-login runs send-first-login-to-azure. EVENT.json is an Auth0 `event` for
+ * that trigger (see auth0/testing/events/ and auth0/testing/events/post-login/).
  * Secrets come from the environment, over any `secrets` in the file. The Action's log
  * lines go to stderr; one JSON line with the result goes to stdout.
  * Exit codes: 0 delivered, 1 not delivered or refused, 2 bad usage.
  */
 const fs = require('node:fs');
 
-const action = require('../tenant/actions/send-registration-to-azure/code.js');
+const ACTIONS = {
+  'post-user-registration': '../tenant/actions/send-registration-to-azure/code.js',
+  'post-login': '../tenant/actions/send-first-login-to-azure/code.js',
+};
+const USAGE =
+  'usage: node auth0/scripts/run-action.js [--trigger post-user-registration|post-login] EVENT.json|-' +
+  '   (secrets from the environment)';
 
 const SECRET_NAMES = ['WEBHOOK_SECRET', 'INGEST_URL', 'FUNCTION_KEY', 'SEND_FIELDS'];
 
@@ -31,24 +39,38 @@ function secretsFromEnvironment(env) {
   return Object.fromEntries(SECRET_NAMES.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
 }
 
+/** `[--trigger NAME] EVENT` into {trigger, source}, or null when the usage is wrong. */
+function parseArguments(argv) {
+  let trigger = 'post-user-registration';
+  const rest = [...argv];
+  if (rest[0] === '--trigger') {
+    trigger = rest[1];
+    rest.splice(0, 2);
+  }
+  if (rest.length !== 1 || rest[0] === '-h' || rest[0] === '--help' || !(trigger in ACTIONS)) return null;
+  return { trigger, source: rest[0] };
+}
+
 async function main(argv, env) {
-  if (argv.length !== 1 || argv[0] === '-h' || argv[0] === '--help') {
-    console.error('usage: node auth0/scripts/run-action.js EVENT.json|-   (secrets from the environment)');
+  const args = parseArguments(argv);
+  if (args === null) {
+    console.error(USAGE);
     return 2;
   }
   let event;
   try {
-    event = readEvent(argv[0]);
+    event = readEvent(args.source);
   } catch (error) {
     console.error(`cannot read the event: ${error.message}`);
     return 2;
   }
   event.secrets = { ...(event.secrets ?? {}), ...secretsFromEnvironment(env) };
+  const action = require(ACTIONS[args.trigger]);
   const handler = action.createHandler({ deps: { log: (line) => console.error(line) } });
   try {
     const result = await handler(event, {});
     console.log(JSON.stringify(result));
-    return 0;
+    return result.delivered ? 0 : 1;
   } catch (error) {
     const result = error.result ?? { delivered: false, reason: error.name };
     console.log(JSON.stringify(result));
