@@ -1,0 +1,1 @@
+"""Event Streams ingest: POST /api/auth0-events (Auth0 CloudEvents user.created / user.deleted)."""

@@ -1,0 +1,60 @@
+"""Building the Event Streams service from settings; a bad setting is logged once, here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from events.payload import selected_fields
+from events.rejections import RejectionLog
+from events.service import EventStreamService
+from shared.log import log_outcome
+from shared.publisher import RegistrationPublisher
+from shared.secrets import check_secrets
+from shared.settings import Settings, SettingsError
+from shared.tablestore import TableStore
+
+logger = logging.getLogger("events")
+
+
+class EventsParts(Protocol):
+    """What the service is built from (`shared.runtime.AppContext` has all of it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def publisher(self) -> RegistrationPublisher: ...
+    def table_store(self, table_name: str) -> TableStore: ...
+
+
+def rejection_log(parts: EventsParts) -> RejectionLog:
+    """Rejected deliveries, kept in FAILURES_TABLE."""
+    settings = parts.settings
+    return RejectionLog(parts.table_store(settings.failures_table), settings.auth0_tenant_id)
+
+
+def build_event_stream_service(parts: EventsParts) -> EventStreamService:
+    """The service; with an unusable token or no tenant it answers 503 to every delivery."""
+    settings = parts.settings
+    try:
+        tokens = check_secrets("AUTH0_EVENTS_TOKEN", settings.auth0_events_token)
+    except SettingsError as exc:
+        _configuration_error("AUTH0_EVENTS_TOKEN", str(exc))
+        tokens = []
+    tenant_id = (settings.auth0_tenant_id or "").strip() or None
+    if tenant_id is None:
+        _configuration_error("AUTH0_TENANT_ID", "AUTH0_TENANT_ID is not set")
+    return EventStreamService(
+        tokens,
+        tenant_id,
+        parts.publisher,
+        rejection_log(parts),
+        selected_fields(settings.send_fields),
+    )
+
+
+def _configuration_error(setting: str, reason: str) -> None:
+    log_outcome(
+        logger, "configuration", level=logging.ERROR, outcome="invalid",
+        setting=setting, error=reason,
+    )  # fmt: skip

@@ -1,0 +1,207 @@
+"""Event Streams ingest: check the bearer token, read the CloudEvent, enqueue. No azure.functions.
+
+Every answer of POST /api/auth0-events is decided in `EventStreamService.handle`:
+
+- AUTH0_EVENTS_TOKEN or AUTH0_TENANT_ID unusable: 503 problem with `Retry-After`
+  (the cause is logged once, when the service is built);
+- `Authorization: Bearer` missing or matching no configured token: 401 problem;
+- not `application/json` / `application/cloudevents+json`: 415 problem;
+- `user.created` / `user.deleted` (also `com.auth0.`-prefixed): 202
+  `{"id": <message id>, "status": "accepted"}`;
+- any other type (`user.updated`...): 200 `{"status": "ignored"}`;
+- unusable (oversize, not JSON, no user id, bad time...): 202
+  `{"id": "evr_...", "status": "kept", "reason": ...}`, kept with its cause;
+- queue or table unreachable: 503 problem with `Retry-After` (Auth0 retries).
+
+Auth0 counts every non-2xx answer toward disabling the stream, so only a
+bad token (which operators must see in Auth0's stream health) and outages are
+non-2xx. Auth0 delivers at least once and out of order: the message ids, the
+broker's duplicate detection and the processor's tombstones absorb both.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from events.cloudevents import CREATED, Ignored, StreamEvent, Unusable, read_delivery
+from events.payload import SOURCE, body_of, registration_payload
+from events.rejections import RejectionLog
+from ingest.service import RETRY_AFTER_SECONDS, IngestRequest, IngestResponse, problem
+from shared import keys
+from shared.erasure import DELETION_TYPE, UserDeletion
+from shared.errors import (
+    InvalidEvent,
+    PermanentError,
+    QueueUnavailable,
+    StorageUnavailable,
+    UnsupportedMediaType,
+)
+from shared.events import EVENT_TYPE, validate_event
+from shared.ids import (
+    correlation_id_from_headers,
+    deletion_id,
+    new_correlation_id,
+    registration_id,
+)
+from shared.log import log_outcome
+from shared.publisher import OutgoingMessage, PublishRejected, RegistrationPublisher
+from shared.retries import INGEST_PUBLISH_RETRY, RetryPolicy
+
+MAX_DELIVERY_BYTES = 256 * 1024  # a Service Bus Standard message; Auth0 users are far smaller
+MEDIA_TYPES = frozenset({"application/json", "application/cloudevents+json"})
+logger = logging.getLogger("events")
+
+
+class BearerTokenError(PermanentError):
+    """The `Authorization: Bearer` token is missing or matches no configured token."""
+
+
+class NotConfigured(PermanentError):
+    """A setting the route needs is missing or unusable (named in the log, not the answer)."""
+
+
+class EventStreamService:
+    """Decides every answer of the Event Streams route; the trigger only adapts types."""
+
+    def __init__(
+        self,
+        tokens: list[str],
+        tenant_id: str | None,
+        publisher: RegistrationPublisher,
+        rejections: RejectionLog,
+        send_fields: frozenset[str] = frozenset(),
+        policy: RetryPolicy = INGEST_PUBLISH_RETRY,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._tokens = [token.encode("utf-8") for token in tokens]
+        self._tenant_id = tenant_id
+        self._publisher = publisher
+        self._rejections = rejections
+        self._send_fields = send_fields
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+
+    def handle(self, request: IngestRequest, correlation_id: str) -> IngestResponse:
+        """Answer one delivery (raises for 401/415/503 and the unexpected: see `respond`)."""
+        if not self._tokens or not self._tenant_id:
+            raise NotConfigured("AUTH0_EVENTS_TOKEN or AUTH0_TENANT_ID")
+        self._authenticate(request.header("authorization"))
+        media_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
+        if media_type not in MEDIA_TYPES:
+            raise UnsupportedMediaType("not application/json or application/cloudevents+json")
+        received_at = self._clock()
+        if len(request.body) > MAX_DELIVERY_BYTES:
+            return self._keep(request.body, f"body over {MAX_DELIVERY_BYTES} bytes", received_at)
+        try:
+            event = read_delivery(request.body)
+            if isinstance(event, Ignored):
+                return IngestResponse(200, {"status": "ignored"})
+            message = self._message(event, self._tenant_id, correlation_id, received_at)
+            self._policy.retrying(sleep=self._sleep)(self._publisher.publish, message)
+        except Unusable as exc:
+            return self._keep(request.body, str(exc), received_at)
+        except InvalidEvent as exc:
+            return self._keep(request.body, _object_fields(exc), received_at)
+        except PublishRejected as exc:
+            return self._keep(request.body, f"Service Bus refused it: {exc}", received_at)
+        return IngestResponse(202, {"id": message.message_id, "status": "accepted"})
+
+    def _authenticate(self, header: str | None) -> None:
+        scheme, _, token = (header or "").strip().partition(" ")
+        given = token.strip().encode("utf-8")
+        # Every configured token is compared, in constant time, whatever matched.
+        matched = False
+        for accepted in self._tokens:
+            matched |= hmac.compare_digest(given, accepted)
+        if scheme.lower() != "bearer" or not given or not matched:
+            raise BearerTokenError("missing or wrong bearer token")
+
+    def _message(
+        self, event: StreamEvent, tenant_id: str, correlation_id: str, received_at: datetime
+    ) -> OutgoingMessage:
+        properties: dict[str, str | int] = {
+            "schema_version": 1,
+            "tenant": tenant_id,
+            "correlation_id": correlation_id,
+            "received_at": keys.iso(received_at),
+            "source": SOURCE,
+        }
+        if event.kind == CREATED:
+            document = registration_payload(event.user, tenant_id, self._send_fields)
+            created_at = validate_event(document).user.created_at
+            return OutgoingMessage(
+                body=body_of(document),
+                message_id=registration_id(tenant_id, event.user_id, created_at),
+                correlation_id=correlation_id,
+                application_properties=properties,
+                subject=EVENT_TYPE,
+            )
+        try:
+            deletion = UserDeletion.of(tenant_id, event.user_id, event.time, SOURCE)
+        except ValidationError:
+            raise Unusable("data.object.user_id is not a usable user id") from None
+        return OutgoingMessage(
+            body=deletion.canonical_json(),
+            message_id=deletion_id(tenant_id, event.user_id, event.time),
+            correlation_id=correlation_id,
+            application_properties=properties,
+            subject=DELETION_TYPE,
+        )
+
+    def _keep(self, body: bytes, cause: str, received_at: datetime) -> IngestResponse:
+        identifier = self._rejections.keep(body, cause, received_at)
+        return IngestResponse(202, {"id": identifier, "status": "kept", "reason": cause})
+
+
+def _object_fields(exc: InvalidEvent) -> str:
+    """The validator's field paths in the delivery's terms (`user.x` is `data.object.x`)."""
+    parts = []
+    for field, reason in exc.errors:
+        name = "data.object." + field.removeprefix("user.") if field.startswith("user") else field
+        parts.append(f"{name}: {reason}")
+    return "; ".join(parts)
+
+
+def respond(service: Callable[[], EventStreamService], request: IngestRequest) -> IngestResponse:
+    """Run the service and map every outcome to an answer, logging one line per delivery."""
+    started = time.monotonic()
+    correlation_id = correlation_id_from_headers(dict(request.headers)) or new_correlation_id()
+    error_type = None
+    try:
+        response = service().handle(request, correlation_id)
+    except BearerTokenError:
+        response = problem(401, "Missing or wrong bearer token", correlation_id)
+        response.headers["WWW-Authenticate"] = "Bearer"
+    except UnsupportedMediaType:
+        title = "Unsupported media type: send application/json or application/cloudevents+json"
+        response = problem(415, title, correlation_id)
+    except (NotConfigured, QueueUnavailable, StorageUnavailable) as exc:
+        title = "Service not configured" if isinstance(exc, NotConfigured) else "Unavailable"
+        response = problem(503, f"{title}, retry later", correlation_id)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        error_type = type(exc).__name__
+    except Exception as exc:
+        logger.exception("event stream delivery failed (correlation_id=%s)", correlation_id)
+        response = problem(500, "Internal error", correlation_id)
+        error_type = type(exc).__name__
+    response.headers["x-correlation-id"] = correlation_id
+    log_outcome(
+        logger,
+        "event-stream",
+        level=logging.INFO if response.status < 500 else logging.ERROR,
+        status=response.status,
+        outcome=str(response.body["status"]) if response.status < 300 else "rejected",
+        message_id=response.body.get("id"),
+        correlation_id=correlation_id,
+        error_type=error_type,
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+    return response
