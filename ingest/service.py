@@ -88,7 +88,7 @@ def build_message(
     """The Service Bus message for a validated event (DESIGN: the message contract)."""
     return OutgoingMessage(
         body=event.canonical_json(),
-        message_id=registration_id(event.tenant_id, event.user_id),
+        message_id=registration_id(event.tenant_id, event.user_id, event.user.created_at),
         correlation_id=correlation_id,
         subject=EVENT_TYPE,
         application_properties={

@@ -2,13 +2,15 @@
 
 The Auth0 Action signs in JavaScript; the ingest verifies in Python. These tests hold the
 Python side to the same bytes: the `standardwebhooks` package and the ingest's
-`shared.signing.SignatureVerifier` accept every signature the Action made,
-`shared.ids.registration_id` gives the Action's ids, and every body the Action sends parses
-as payload v1 with the id it was sent under.
+`shared.signing.SignatureVerifier` accept every signature the Action made (and refuses
+secrets shorter than 24 bytes), `shared.ids` gives the Action's registration and deletion
+ids and canonical times, and every body the Action sends parses as payload v1 with the id it
+was sent under.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,13 +23,27 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from shared.errors import SignatureError
 from shared.events import parse_event
-from shared.ids import registration_id
+from shared.ids import canonical_ms, deletion_id, registration_id
+from shared.secrets import MIN_WEBHOOK_SECRET_BYTES
+from shared.settings import SettingsError
 from shared.signing import SignatureVerifier, signed_headers
 
 VECTORS_PATH = Path(__file__).resolve().parents[1] / "vectors" / "webhooks.json"
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 SIGNATURES: list[dict[str, Any]] = VECTORS["signatures"]
 REGISTRATION_IDS: list[dict[str, str]] = VECTORS["registration_ids"]
+DELETION_IDS: list[dict[str, str]] = VECTORS["deletion_ids"]
+CANONICAL_MS: list[dict[str, str]] = VECTORS["canonical_ms"]
+CANONICAL_MS_INVALID: list[str] = VECTORS["canonical_ms_invalid"]
+
+
+def _key_bytes(secret: str) -> int:
+    return len(base64.b64decode(secret.removeprefix("whsec_")))
+
+
+# The ingest refuses secrets shorter than Standard Webhooks' 24 bytes; the library does not.
+STRONG = [v for v in SIGNATURES if _key_bytes(v["secret"]) >= MIN_WEBHOOK_SECRET_BYTES]
+WEAK = [v for v in SIGNATURES if _key_bytes(v["secret"]) < MIN_WEBHOOK_SECRET_BYTES]
 
 
 def _signature_id(vector: dict[str, Any]) -> str:
@@ -109,7 +125,7 @@ def test_a_stale_or_altered_delivery_is_refused(vector: dict[str, Any], clock_at
         Webhook(vector["secret"]).verify(vector["body"], other_id)
 
 
-@pytest.mark.parametrize("vector", SIGNATURES, ids=_signature_id)
+@pytest.mark.parametrize("vector", STRONG, ids=_signature_id)
 def test_the_ingest_verifier_accepts_the_action_during_a_rotation(
     vector: dict[str, Any], clock_at: Clock
 ) -> None:
@@ -122,6 +138,12 @@ def test_the_ingest_verifier_accepts_the_action_during_a_rotation(
         SignatureVerifier([other]).verify(vector["body"], _headers(vector))
 
 
+@pytest.mark.parametrize("vector", WEAK, ids=_signature_id)
+def test_the_ingest_refuses_a_secret_shorter_than_24_bytes(vector: dict[str, Any]) -> None:
+    with pytest.raises(SettingsError, match="at least 24"):
+        SignatureVerifier([vector["secret"]])
+
+
 @pytest.mark.parametrize("vector", SIGNATURES, ids=_signature_id)
 def test_the_python_signer_makes_the_actions_headers(vector: dict[str, Any]) -> None:
     moment = datetime.fromtimestamp(vector["timestamp"], tz=UTC)
@@ -131,11 +153,39 @@ def test_the_python_signer_makes_the_actions_headers(vector: dict[str, Any]) -> 
 
 @pytest.mark.parametrize("vector", REGISTRATION_IDS, ids=_id_id)
 def test_registration_id_matches_the_action(vector: dict[str, str]) -> None:
-    assert registration_id(vector["tenant_id"], vector["user_id"]) == vector["registration_id"]
+    expected = vector["registration_id"]
+    assert registration_id(vector["tenant_id"], vector["user_id"], vector["created_at"]) == expected
+    parsed = datetime.fromisoformat(vector["created_at"])  # the same moment as a datetime
+    assert registration_id(vector["tenant_id"], vector["user_id"], parsed) == expected
+
+
+@pytest.mark.parametrize("vector", DELETION_IDS, ids=_id_id)
+def test_deletion_id_matches_the_action(vector: dict[str, str]) -> None:
+    expected = vector["deletion_id"]
+    assert deletion_id(vector["tenant_id"], vector["user_id"], vector["deleted_at"]) == expected
+
+
+def test_ids_differ_by_kind_and_by_the_millisecond() -> None:
+    ids = {vector["deletion_id"] for vector in DELETION_IDS}
+    assert len(ids) == len(DELETION_IDS)
+    tenant, user, at = "acme-prod", "auth0|same-user", "2026-11-26T05:00:00.000Z"
+    assert registration_id(tenant, user, at)[4:] == deletion_id(tenant, user, at)[4:]
+
+
+@pytest.mark.parametrize("vector", CANONICAL_MS, ids=lambda vector: vector["input"])
+def test_canonical_ms_matches_the_action(vector: dict[str, str]) -> None:
+    assert canonical_ms(vector["input"]) == vector["canonical"]
+
+
+@pytest.mark.parametrize("text", CANONICAL_MS_INVALID)
+def test_times_the_action_refuses_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        canonical_ms(text)
 
 
 @pytest.mark.parametrize("vector", SIGNATURES, ids=_signature_id)
 def test_each_body_is_payload_v1_under_its_registration_id(vector: dict[str, Any]) -> None:
     event = parse_event(vector["body"].encode("utf-8"))
     assert event.schema_version == 1
-    assert registration_id(event.tenant_id, event.user_id) == vector["msg_id"]
+    created_at = event.user.created_at
+    assert registration_id(event.tenant_id, event.user_id, created_at) == vector["msg_id"]

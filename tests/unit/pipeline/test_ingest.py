@@ -31,7 +31,8 @@ def test_valid_event_is_accepted_and_enqueued_once(harness: PipelineHarness, nam
     response = harness.post(http_request(body_of(document)))
 
     assert response.status_code == 202
-    expected_id = registration_id(document["tenant"]["id"], document["user"]["user_id"])
+    user = document["user"]
+    expected_id = registration_id(document["tenant"]["id"], user["user_id"], user["created_at"])
     assert answer(response) == {"id": expected_id, "status": "accepted"}
     [message] = harness.publisher.messages
     assert message.message_id == expected_id

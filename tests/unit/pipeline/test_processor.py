@@ -69,7 +69,8 @@ def test_ingested_event_lands_in_the_table(harness: PipelineHarness, name: str) 
 
     [row] = harness.reader.get(document["user"]["user_id"], "acme-prod")
     message = harness.publisher.messages[0]
-    assert row.message_id == message.message_id == registration_id("acme-prod", row.user_id)
+    expected_id = registration_id("acme-prod", row.user_id, row.created_at)
+    assert row.message_id == message.message_id == expected_id
     assert row.correlation_id == message.correlation_id
     assert row.email == document["user"].get("email")
     assert row.phone_number == document["user"].get("phone_number")
