@@ -20,6 +20,7 @@
  * Log lines carry no personal data: only the registration id, trace id, attempt, HTTP
  * status, timings and fixed outcome words, each line at most 256 characters.
  */
+const payloads = require('./payload.js');
 const send = require('./send.js');
 
 const SOURCE = 'action';
@@ -147,12 +148,12 @@ exports.onExecutePostUserRegistration = createHandler();
 
 // Building blocks, exported for the tests and scripts in auth0/ (Auth0 calls only the handler).
 exports.createHandler = createHandler;
-exports.registrationId = send.registrationId;
-exports.canonicalMs = send.canonicalMs;
-exports.hashedId = send.hashedId;
-exports.parseFieldSelection = send.parseFieldSelection;
-exports.buildPayload = send.buildPayload;
-exports.serializePayload = send.serializePayload;
+exports.registrationId = payloads.registrationId;
+exports.canonicalMs = payloads.canonicalMs;
+exports.hashedId = payloads.hashedId;
+exports.parseFieldSelection = payloads.parseFieldSelection;
+exports.buildPayload = payloads.buildPayload;
+exports.serializePayload = payloads.serializePayload;
 exports.readConfig = send.readConfig;
 exports.signedHeaders = send.signedHeaders;
 exports.formatLogLine = send.formatLogLine;
@@ -160,8 +161,8 @@ exports.retryAfterMs = retryAfterMs;
 exports.backoffMs = backoffMs;
 exports.DELIVERY_POLICY = DELIVERY_POLICY;
 exports.SOURCE = SOURCE;
-exports.OPTIONAL_FIELDS = send.OPTIONAL_FIELDS;
-exports.MAX_BODY_BYTES = send.MAX_BODY_BYTES;
+exports.OPTIONAL_FIELDS = payloads.OPTIONAL_FIELDS;
+exports.MAX_BODY_BYTES = payloads.MAX_BODY_BYTES;
 exports.ActionConfigError = send.ActionConfigError;
-exports.InvalidEventError = send.InvalidEventError;
+exports.InvalidEventError = payloads.InvalidEventError;
 exports.DeliveryError = DeliveryError;

@@ -67,11 +67,13 @@ test('the staleness check notices a changed source', () => {
   }
 });
 
-test('both bundles carry the one shared module, byte for byte', () => {
-  const shared = fs.readFileSync(path.join(__dirname, '..', 'src', 'send.js'), 'utf8').trimEnd();
-  for (const { name } of ACTIONS) {
-    const code = fs.readFileSync(codePath(name), 'utf8');
-    assert.ok(code.includes(`  './send.js': function (module, exports, require) {\n${shared}\n  },`), name);
+test('both bundles carry the shared modules, byte for byte', () => {
+  for (const shared of ['send.js', 'payload.js']) {
+    const source = fs.readFileSync(path.join(__dirname, '..', 'src', shared), 'utf8').trimEnd();
+    for (const { name } of ACTIONS) {
+      const code = fs.readFileSync(codePath(name), 'utf8');
+      assert.ok(code.includes(`  './${shared}': function (module, exports, require) {\n${source}\n  },`), `${shared} in ${name}`);
+    }
   }
 });
 

@@ -1,27 +1,20 @@
 'use strict';
-// Built by auth0/scripts/build-actions.js from auth0/src/send.js, auth0/src/post-user-registration.js.
+// Built by auth0/scripts/build-actions.js from auth0/src/payload.js, auth0/src/send.js, auth0/src/post-user-registration.js.
 // Do not edit: change auth0/src/ and run `node auth0/scripts/build-actions.js`.
 const BUNDLED_MODULES = {
-  './send.js': function (module, exports, require) {
+  './payload.js': function (module, exports, require) {
 'use strict';
 /**
- * What both Actions share: payload v1 from an Auth0 `event`, the message id, the secrets,
- * Standard Webhooks signing, the W3C `traceparent`, one POST under a hard deadline, and log
- * lines without personal data. scripts/build-actions.js inlines this module into each
- * Action's deployable code.js, because Auth0 deploys one file per Action.
- *
- * Action secrets (the same names in both Actions): WEBHOOK_SECRET (whsec_..., several
- * space-separated during a rotation), INGEST_URL (https://<app>/api/registrations),
- * FUNCTION_KEY, and the optional SEND_FIELDS (which personal fields to send; none by default).
+ * Payload v1 from an Auth0 `event` (Auth0's own field names, personal fields opt-in through
+ * SEND_FIELDS) and the message ids every path shares: a creation's id derives from tenant,
+ * user id and created_at in UTC milliseconds. Inlined into each Action by
+ * scripts/build-actions.js, like send.js.
  */
 const crypto = require('node:crypto');
-const { Webhook } = require('standardwebhooks');
 
 const EVENT_TYPE = 'user.registered';
 const SCHEMA_VERSION = 1;
 const MAX_BODY_BYTES = 64 * 1024;
-const MAX_LOG_LINE_CHARS = 256;
-const REQUIRED_SECRETS = ['WEBHOOK_SECRET', 'INGEST_URL', 'FUNCTION_KEY'];
 
 /**
  * Fields sent whatever SEND_FIELDS says: the required ones plus facts that identify nobody.
@@ -44,14 +37,6 @@ const OPTIONAL_USER_FIELDS = [
 ];
 const OPTIONAL_REQUEST_FIELDS = ['ip', 'user_agent'];
 const OPTIONAL_FIELDS = [...OPTIONAL_USER_FIELDS, ...OPTIONAL_REQUEST_FIELDS];
-
-/** A secret is missing or malformed: nothing can be sent until an operator fixes it. */
-class ActionConfigError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'ActionConfigError';
-  }
-}
 
 /** The event lacks what payload v1 requires (tenant.id, user.user_id, a valid created_at). */
 class InvalidEventError extends Error {
@@ -194,6 +179,46 @@ function serializePayload(event, selectedFields, now, source) {
   return { payload: trimmed, body: JSON.stringify(trimmed), trimmed: true };
 }
 
+module.exports = {
+  InvalidEventError,
+  MAX_BODY_BYTES,
+  OPTIONAL_FIELDS,
+  buildPayload,
+  canonicalMs,
+  hashedId,
+  parseFieldSelection,
+  registrationId,
+  serializePayload,
+};
+  },
+  './send.js': function (module, exports, require) {
+'use strict';
+/**
+ * The signing and sending both Actions share: the secrets, Standard Webhooks signing, the
+ * W3C `traceparent`, one POST under a hard deadline, and log lines without personal data.
+ * scripts/build-actions.js inlines this module (and payload.js) into each Action's
+ * deployable code.js, because Auth0 deploys one file per Action.
+ *
+ * Action secrets (the same names in both Actions): WEBHOOK_SECRET (whsec_..., several
+ * space-separated during a rotation), INGEST_URL (https://<app>/api/registrations),
+ * FUNCTION_KEY, and the optional SEND_FIELDS (which personal fields to send; none by default).
+ */
+const crypto = require('node:crypto');
+const { Webhook } = require('standardwebhooks');
+
+const payloads = require('./payload.js');
+
+const MAX_LOG_LINE_CHARS = 256;
+const REQUIRED_SECRETS = ['WEBHOOK_SECRET', 'INGEST_URL', 'FUNCTION_KEY'];
+
+/** A secret is missing or malformed: nothing can be sent until an operator fixes it. */
+class ActionConfigError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ActionConfigError';
+  }
+}
+
 /** Check the Action's secrets; the messages name the secret, never its value. */
 function readConfig(secrets) {
   const missing = REQUIRED_SECRETS.filter((name) => !String(secrets?.[name] ?? '').trim());
@@ -212,7 +237,7 @@ function readConfig(secrets) {
   const webhooks = secrets.WEBHOOK_SECRET.trim()
     .split(/\s+/)
     .map((secret, index) => signer(secret, index + 1));
-  const selection = parseFieldSelection(secrets.SEND_FIELDS);
+  const selection = payloads.parseFieldSelection(secrets.SEND_FIELDS);
   return { url: url.href, functionKey: secrets.FUNCTION_KEY.trim(), webhooks, selection };
 }
 
@@ -247,8 +272,8 @@ function signer(secret, position) {
  */
 function prepareDelivery(event, now, source) {
   const config = readConfig(event?.secrets);
-  const { payload, body, trimmed } = serializePayload(event, config.selection.fields, now, source);
-  const msgId = registrationId(payload.tenant.id, payload.user.user_id, payload.user.created_at);
+  const { payload, body, trimmed } = payloads.serializePayload(event, config.selection.fields, now, source);
+  const msgId = payloads.registrationId(payload.tenant.id, payload.user.user_id, payload.user.created_at);
   return { config, msgId, body, trimmed };
 }
 
@@ -352,22 +377,13 @@ function defaultDependencies() {
 
 module.exports = {
   ActionConfigError,
-  InvalidEventError,
-  MAX_BODY_BYTES,
-  OPTIONAL_FIELDS,
-  buildPayload,
-  canonicalMs,
   defaultDependencies,
   formatLogLine,
-  hashedId,
   logPreparationWarnings,
   newTraceId,
-  parseFieldSelection,
   postOnce,
   prepareDelivery,
   readConfig,
-  registrationId,
-  serializePayload,
   signedHeaders,
   traceparent,
 };
@@ -395,6 +411,7 @@ module.exports = {
  * Log lines carry no personal data: only the registration id, trace id, attempt, HTTP
  * status, timings and fixed outcome words, each line at most 256 characters.
  */
+const payloads = require('./payload.js');
 const send = require('./send.js');
 
 const SOURCE = 'action';
@@ -522,12 +539,12 @@ exports.onExecutePostUserRegistration = createHandler();
 
 // Building blocks, exported for the tests and scripts in auth0/ (Auth0 calls only the handler).
 exports.createHandler = createHandler;
-exports.registrationId = send.registrationId;
-exports.canonicalMs = send.canonicalMs;
-exports.hashedId = send.hashedId;
-exports.parseFieldSelection = send.parseFieldSelection;
-exports.buildPayload = send.buildPayload;
-exports.serializePayload = send.serializePayload;
+exports.registrationId = payloads.registrationId;
+exports.canonicalMs = payloads.canonicalMs;
+exports.hashedId = payloads.hashedId;
+exports.parseFieldSelection = payloads.parseFieldSelection;
+exports.buildPayload = payloads.buildPayload;
+exports.serializePayload = payloads.serializePayload;
 exports.readConfig = send.readConfig;
 exports.signedHeaders = send.signedHeaders;
 exports.formatLogLine = send.formatLogLine;
@@ -535,10 +552,10 @@ exports.retryAfterMs = retryAfterMs;
 exports.backoffMs = backoffMs;
 exports.DELIVERY_POLICY = DELIVERY_POLICY;
 exports.SOURCE = SOURCE;
-exports.OPTIONAL_FIELDS = send.OPTIONAL_FIELDS;
-exports.MAX_BODY_BYTES = send.MAX_BODY_BYTES;
+exports.OPTIONAL_FIELDS = payloads.OPTIONAL_FIELDS;
+exports.MAX_BODY_BYTES = payloads.MAX_BODY_BYTES;
 exports.ActionConfigError = send.ActionConfigError;
-exports.InvalidEventError = send.InvalidEventError;
+exports.InvalidEventError = payloads.InvalidEventError;
 exports.DeliveryError = DeliveryError;
   },
 };
