@@ -47,11 +47,65 @@ param registrationsTableName string
 @description('Table of processing failures (FAILURES_TABLE).')
 param failuresTableName string
 
-@description('Table of ops replays and purges (AUDIT_TABLE).')
+@description('Table of the operators\' audit log (AUDIT_TABLE); the app holds no role on it.')
 param auditTableName string
+
+@description('Table of erasure tombstones (TOMBSTONES_TABLE).')
+param tombstonesTableName string
+
+@description('Table of the reconciler\'s checkpoint (RECONCILE_STATE_TABLE).')
+param reconcileStateTableName string
+
+@description('Table of the erasures the app performs itself (APP_AUDIT_TABLE).')
+param appAuditTableName string
 
 @description('Versionless Key Vault URI of the webhook secret.')
 param webhookSecretUri string
+
+@description('Versionless Key Vault URI of the Auth0 M2M client secret; empty when none was given.')
+param auth0ClientSecretUri string = ''
+
+@description('Versionless Key Vault URI of the Event Streams token(s); empty when none was given.')
+param auth0EventsTokenUri string = ''
+
+@description('Auth0 tenant domain the reconciler calls, e.g. example.eu.auth0.com (AUTH0_DOMAIN).')
+param auth0Domain string = ''
+
+@description('Client id of the Auth0 M2M application with read:users only (AUTH0_CLIENT_ID).')
+param auth0ClientId string = ''
+
+@description('Auth0 tenant id, equal to the Actions\' event.tenant.id (AUTH0_TENANT_ID).')
+param auth0TenantId string = ''
+
+@description('Personal fields the reconciler and Event Streams copy, same values as the Actions\' SEND_FIELDS secret (SEND_FIELDS).')
+param sendFields string = 'none'
+
+@description('NCRONTAB schedule of the reconciler\'s timer (RECONCILE_SCHEDULE).')
+param reconcileSchedule string = '0 */10 * * * *'
+
+@description('Management API requests per second the reconciler stays under (RECONCILE_MAX_RPS); a decimal string.')
+param reconcileMaxRps string = '1.0'
+
+@minValue(0)
+@description('Seconds the reconciler stays behind now, because user search is eventually consistent (RECONCILE_SETTLE_LAG_SECONDS).')
+param reconcileSettleLagSeconds int = 120
+
+// FUNCTIONS_REQUEST_BODY_SIZE_LIMIT counts bytes of request BODY: the host
+// sets Kestrel MaxRequestBodySize per request; headers have their own limits
+// and never count. Unset, the host buffers up to 100 MiB before the ingest
+// check of 64 KiB can answer. 256 KiB is:
+//   - above the ingest contract (64 KiB), so ingest still answers its own
+//     problem+json 413 just past it;
+//   - above the largest Auth0 user an Event Streams delivery can carry (a
+//     10 KB profile limit plus a temporary 10x allowance), so such a delivery
+//     reaches the app and is answered 2xx and kept, instead of a host 413
+//     that Auth0 counts toward disabling the stream;
+//   - the Standard tier message ceiling (256 KB): nothing larger could be
+//     enqueued anyway.
+@minValue(65536)
+@maxValue(262144)
+@description('Largest request body in bytes the Functions host accepts (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT); see the comment on the setting.')
+param requestBodySizeLimitBytes int = 262144
 
 @description('Application Insights connection string (not a credential: local auth is off).')
 param applicationInsightsConnectionString string
@@ -159,8 +213,65 @@ var appSettings = [
     value: auditTableName
   }
   {
+    name: 'TOMBSTONES_TABLE'
+    value: tombstonesTableName
+  }
+  {
+    name: 'RECONCILE_STATE_TABLE'
+    value: reconcileStateTableName
+  }
+  {
+    name: 'APP_AUDIT_TABLE'
+    value: appAuditTableName
+  }
+  {
     name: 'WEBHOOK_SECRET'
     value: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
+  }
+  // The tenant the reconciler and Event Streams speak for (docs/reconciler.md).
+  {
+    name: 'AUTH0_DOMAIN'
+    value: auth0Domain
+  }
+  {
+    name: 'AUTH0_CLIENT_ID'
+    value: auth0ClientId
+  }
+  // Empty, not a reference to a missing secret, when none was given: the app
+  // then reports the reconciler as not configured instead of reading the
+  // unresolved `@Microsoft.KeyVault(...)` literal.
+  {
+    name: 'AUTH0_CLIENT_SECRET'
+    value: empty(auth0ClientSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${auth0ClientSecretUri})'
+  }
+  {
+    name: 'AUTH0_TENANT_ID'
+    value: auth0TenantId
+  }
+  {
+    name: 'AUTH0_EVENTS_TOKEN'
+    value: empty(auth0EventsTokenUri) ? '' : '@Microsoft.KeyVault(SecretUri=${auth0EventsTokenUri})'
+  }
+  {
+    name: 'SEND_FIELDS'
+    value: sendFields
+  }
+  {
+    name: 'RECONCILE_SCHEDULE'
+    value: reconcileSchedule
+  }
+  {
+    name: 'RECONCILE_MAX_RPS'
+    value: reconcileMaxRps
+  }
+  {
+    name: 'RECONCILE_SETTLE_LAG_SECONDS'
+    value: string(reconcileSettleLagSeconds)
+  }
+  // Request body bytes the host accepts: why 256 KiB, see the parameter.
+  {
+    name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'
+    value: string(requestBodySizeLimitBytes)
   }
   // Default is min(32, CPUs + 4): 5 threads on a 1-vCPU instance would cap the
   // processor at 5 concurrent messages whatever maxConcurrentCalls says.

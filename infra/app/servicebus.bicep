@@ -1,8 +1,9 @@
 // Service Bus namespace and the "registrations" queue. Standard tier by
-// default (Premium for more throughput): Basic has no duplicate detection, and the design relies on it (the
-// message id is a hash of tenant + user id, so a retried signup is dropped
-// by the broker). Local (SAS) auth is off: only Entra identities with a
-// data role can send or receive.
+// default (Premium for more throughput): Basic has no duplicate detection,
+// and the design relies on it (a creation's message id is a hash of tenant,
+// user id and created_at, so every copy of one signup, from any path, is
+// dropped by the broker after the first). Local (SAS) auth is off: only Entra
+// identities with a data role can send or receive.
 
 @description('Globally unique namespace name (6-50 letters, digits, hyphens).')
 @minLength(6)
@@ -76,6 +77,7 @@ resource queue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
 }
 
 output name string = namespace.name
+output id string = namespace.id
 // "https://<name>.servicebus.windows.net:443/" -> "<name>.servicebus.windows.net",
 // so sovereign clouds get their own suffix.
 output fullyQualifiedNamespace string = split(replace(namespace.properties.serviceBusEndpoint, 'https://', ''), ':')[0]

@@ -3,10 +3,12 @@
 //     leases and keys, a diagnostics table);
 //   - the Flex Consumption deployment package container;
 //   - the pipeline's tables: registrations, the processor's failure log,
-//     and ops' audit log.
-// Shared keys are off: every caller authenticates with Entra ID.
-// At the design's peak (~278 signups/s, two entity writes each) the account
-// runs far below its 20,000 transactions/s target; see docs/capacity.md.
+//     erasure tombstones, the reconciler's checkpoint, the app's own erasure
+//     audit, and the operators' audit log.
+// Shared keys are off: every caller authenticates with Entra ID, and each
+// table gets its own role assignments (infra/app/access.bicep), so the app
+// holds no role on the operators' audit table.
+// Throughput per account and partition at the peak: docs/capacity.md.
 
 @description('Globally unique storage account name (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -37,8 +39,17 @@ param registrationsTableName string
 @description('Table of the last processing error per message (setting FAILURES_TABLE).')
 param failuresTableName string
 
-@description('Table of ops replays and purges (setting AUDIT_TABLE).')
+@description('Table of the operators\' audit log: replays, purges, erasures (setting AUDIT_TABLE). The app holds no role on it.')
 param auditTableName string
+
+@description('Table of erasure tombstones (setting TOMBSTONES_TABLE).')
+param tombstonesTableName string
+
+@description('Table holding the reconciler\'s checkpoint (setting RECONCILE_STATE_TABLE).')
+param reconcileStateTableName string
+
+@description('Table of the erasures the app performs itself (setting APP_AUDIT_TABLE).')
+param appAuditTableName string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: no VNet in this template: the Flex Consumption app, Auth0-triggered ingest and the operator's ops CLI reach storage over its public endpoint; every request needs an Entra token (allowSharedKeyAccess false).
@@ -103,6 +114,21 @@ resource failuresTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2
 resource auditTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
   parent: tableService
   name: auditTableName
+}
+
+resource tombstonesTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: tombstonesTableName
+}
+
+resource reconcileStateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: reconcileStateTableName
+}
+
+resource appAuditTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: appAuditTableName
 }
 
 output name string = storage.name

@@ -15,6 +15,7 @@ BUILT_IN_ROLES = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
+    "76199698-9eea-4c19-bc75-cec21354c6b6": "Storage Table Data Reader",
     "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
     "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0": "Azure Service Bus Data Receiver",
     "090c5cfd-751d-490a-894a-3ce6f1109419": "Azure Service Bus Data Owner",
@@ -23,21 +24,39 @@ BUILT_IN_ROLES = {
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
 }
 
+APP = "appPrincipalId"
+OPERATORS = "operatorPrincipalId"
+TABLE_CONTRIBUTOR = "Storage Table Data Contributor"
+TABLE_READER = "Storage Table Data Reader"
+
 # (principal, scope resource, role) the deployment grants; "?" marks an
-# assignment behind a condition (a parameter can turn it off).
+# assignment behind a condition (a parameter can turn it off). Table roles
+# are scoped to one table each: see the tests below for what that protects.
 EXPECTED_GRANTS = {
-    ("appPrincipalId", "storage", "Storage Blob Data Owner", ""),
-    ("appPrincipalId", "storage", "Storage Table Data Contributor", ""),
-    ("appPrincipalId", "queue", "Azure Service Bus Data Sender", ""),
-    ("appPrincipalId", "queue", "Azure Service Bus Data Receiver", ""),
-    ("appPrincipalId", "queue", "Azure Service Bus Data Owner", "?"),
-    ("appPrincipalId", "vault", "Key Vault Secrets User", ""),
-    ("appPrincipalId", "applicationInsights", "Monitoring Metrics Publisher", ""),
-    ("userPrincipalId", "storage", "Storage Table Data Contributor", "?"),
-    ("userPrincipalId", "queue", "Azure Service Bus Data Sender", "?"),
-    ("userPrincipalId", "queue", "Azure Service Bus Data Receiver", "?"),
-    ("userPrincipalId", "vault", "Key Vault Secrets Officer", "?"),
+    (APP, "storage", "Storage Blob Data Owner", ""),
+    (APP, "registrationsTable", TABLE_CONTRIBUTOR, ""),
+    (APP, "failuresTable", TABLE_CONTRIBUTOR, ""),
+    (APP, "tombstonesTable", TABLE_CONTRIBUTOR, ""),
+    (APP, "reconcileStateTable", TABLE_CONTRIBUTOR, ""),
+    (APP, "appAuditTable", TABLE_CONTRIBUTOR, ""),
+    (APP, "queue", "Azure Service Bus Data Sender", ""),
+    (APP, "queue", "Azure Service Bus Data Receiver", ""),
+    (APP, "queue", "Azure Service Bus Data Owner", "?"),
+    (APP, "vault", "Key Vault Secrets User", ""),
+    (APP, "applicationInsights", "Monitoring Metrics Publisher", ""),
+    (OPERATORS, "auditTable", TABLE_CONTRIBUTOR, "?"),
+    (OPERATORS, "registrationsTable", TABLE_CONTRIBUTOR, "?"),
+    (OPERATORS, "failuresTable", TABLE_CONTRIBUTOR, "?"),
+    (OPERATORS, "tombstonesTable", TABLE_CONTRIBUTOR, "?"),
+    (OPERATORS, "appAuditTable", TABLE_READER, "?"),
+    (OPERATORS, "reconcileStateTable", TABLE_READER, "?"),
+    (OPERATORS, "queue", "Azure Service Bus Data Owner", "?"),
+    (OPERATORS, "queue", "Azure Service Bus Data Sender", "?"),
+    (OPERATORS, "queue", "Azure Service Bus Data Receiver", "?"),
+    (OPERATORS, "vault", "Key Vault Secrets Officer", "?"),
 }
+
+TABLE = "Microsoft.Storage/storageAccounts/tableServices/tables"
 
 ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
 
@@ -126,3 +145,127 @@ def test_app_identity_is_declared_as_a_service_principal(bicep: Callable[[str], 
     for symbol, (config, _) in _assignments(access).items():
         if config["properties"]["principalId"] == "appPrincipalId":
             assert config["properties"]["principalType"] == "ServicePrincipal", symbol
+
+
+def _table_scopes(access: BicepTree) -> dict[str, str]:
+    """Existing table symbol -> the access.bicep parameter naming that table."""
+    tables = {
+        symbol: resource
+        for symbol, resource in access.resources.items()
+        if resource["type"] == TABLE and resource.get("existing")
+    }
+    assert tables, "access.bicep declares no table to scope roles to"
+    return {symbol: resource["config"]["name"] for symbol, resource in tables.items()}
+
+
+def _table_name_in_main(main: BicepTree, access_parameter: str) -> str:
+    """The table name main.bicep passes to access.bicep for one of its parameters."""
+    passed = main.tree["modules"]["access"]["config"]["params"][access_parameter]
+    name: str = main.variable(passed)
+    return name
+
+
+def _grants_by_table(access: BicepTree, main: BicepTree, principal: str) -> dict[str, set[str]]:
+    """Deployed table name -> the roles `principal` holds on it."""
+    roles = _role_variables(access)
+    scopes = _table_scopes(access)
+    held: dict[str, set[str]] = {}
+    for config, _ in _assignments(access).values():
+        if config["properties"]["principalId"] != principal or config["scope"] not in scopes:
+            continue
+        table = _table_name_in_main(main, scopes[config["scope"]])
+        held.setdefault(table, set()).add(roles[config["properties"]["roleDefinitionId"]])
+    return held
+
+
+def test_no_storage_data_role_reaches_beyond_the_tables_it_names(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    # An account-scoped table role would cover the operators' audit table too.
+    access = bicep("app/access.bicep")
+    roles = _role_variables(access)
+    for symbol, (config, _) in _assignments(access).items():
+        role = roles[config["properties"]["roleDefinitionId"]]
+        if role.startswith("Storage Table"):
+            assert config["scope"] in _table_scopes(access), f"{symbol}: {role} above table scope"
+
+
+def test_the_app_holds_no_role_on_the_operators_audit_table(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    # Given the deployed table names, resolved through main.bicep
+    access, main = bicep("app/access.bicep"), bicep("main.bicep")
+    held = _grants_by_table(access, main, APP)
+    # Then the app writes its own tables, and the operators' audit log is not among them
+    assert main.variable("auditTableName") == "opsaudit"
+    assert "opsaudit" not in held
+    assert held == {
+        name: {TABLE_CONTRIBUTOR}
+        for name in (
+            "registrations",
+            "registrationfailures",
+            "tombstones",
+            "reconcilestate",
+            "apperasures",
+        )
+    }
+
+
+def test_operators_write_their_audit_log_and_only_read_the_apps(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    access, main = bicep("app/access.bicep"), bicep("main.bicep")
+    held = _grants_by_table(access, main, OPERATORS)
+    assert held["opsaudit"] == {TABLE_CONTRIBUTOR}
+    assert held["apperasures"] == {TABLE_READER}, "operators must not rewrite the app's record"
+    assert held["reconcilestate"] == {TABLE_READER}
+
+
+def test_operator_service_bus_roles_are_data_owner_or_sender_receiver_never_both(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    # Data Owner (Manage rights for `ops status`) already includes send and
+    # receive; the parameter picks one set, so the two never overlap.
+    access = bicep("app/access.bicep")
+    roles = _role_variables(access)
+    conditions = {
+        roles[config["properties"]["roleDefinitionId"]]: access.resources[symbol]["config"][
+            "condition"
+        ]
+        for symbol, (config, _) in _assignments(access).items()
+        if config["properties"]["principalId"] == OPERATORS and config["scope"] == "queue"
+    }
+    manage = {
+        "operator": {
+            "type": "and",
+            "operands": {"operand_1": "hasOperators", "operand_2": "operatorServiceBusManage"},
+        }
+    }
+    assert conditions["Azure Service Bus Data Owner"] == manage
+    without_manage = {
+        "operator": {
+            "type": "and",
+            "operands": {
+                "operand_1": "hasOperators",
+                "operand_2": {
+                    "operator": {
+                        "type": "not",
+                        "operands": {"bool_value": "operatorServiceBusManage"},
+                    }
+                },
+            },
+        }
+    }
+    for role in ("Azure Service Bus Data Sender", "Azure Service Bus Data Receiver"):
+        assert conditions[role] == without_manage, role
+
+
+def test_operators_default_to_the_deploying_principal(bicep: Callable[[str], BicepTree]) -> None:
+    # A one-person deployment can run `ops` at once; a team names its group.
+    main = bicep("main.bicep")
+    fallback = main.variable("operatorPrincipalId")["operator"]
+    assert fallback["type"] == "conditional"
+    assert fallback["operands"]["true_value"] == "principalId"
+    assert fallback["operands"]["false_value"] == "operatorsPrincipalId"
+    passed = main.tree["modules"]["access"]["config"]["params"]
+    assert passed["operatorPrincipalId"] == "operatorPrincipalId"

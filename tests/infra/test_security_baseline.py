@@ -28,16 +28,24 @@ def test_storage_is_keyless_and_private(bicep: Callable[[str], BicepTree]) -> No
     assert properties["supportsHttpsTrafficOnly"] is True
 
 
-def test_storage_declares_the_three_tables_and_the_deployment_container(
+def test_storage_declares_every_table_and_the_deployment_container(
     bicep: Callable[[str], BicepTree],
 ) -> None:
     storage = bicep("app/storage.bicep")
     tables = storage.resources_of_type("Microsoft.Storage/storageAccounts/tableServices/tables")
     assert sorted(t["config"]["name"] for t in tables.values()) == [
+        "appAuditTableName",
         "auditTableName",
         "failuresTableName",
+        "reconcileStateTableName",
         "registrationsTableName",
+        "tombstonesTableName",
     ]
+    # main.bicep passes each name through (a table missing here has no roles either)
+    passed = bicep("main.bicep").tree["modules"]["storage"]["config"]["params"]
+    for table in tables.values():
+        parameter = table["config"]["name"]
+        assert passed[parameter] == parameter, parameter
     containers = storage.resources_of_type(
         "Microsoft.Storage/storageAccounts/blobServices/containers"
     )

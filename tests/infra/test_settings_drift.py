@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import AliasChoices, AliasPath
+from pydantic import AliasChoices, AliasPath, SecretStr
 
 from localdev.host.config import StartupError
 from localdev.host.discovery import load_app_module
@@ -34,6 +34,30 @@ NOT_DEPLOYED: dict[str, str] = {
         "the local Functions host's own function key (localdev/host); in Azure the "
         "platform issues and stores function keys (`az functionapp keys list`)"
     ),
+    "AUTH0_BASE_URL": (
+        "points the reconciler at a local Auth0 stand-in (http://127.0.0.1:...); in "
+        "Azure the Management API lives at https://AUTH0_DOMAIN, which is the default"
+    ),
+}
+
+# Settings named LOCALDEV_* belong to the local stack (its function key, the
+# local span file, ...): never deployed, whatever is added later.
+LOCAL_ONLY_PREFIX = "LOCALDEV_"
+
+# Secrets: each deployed as a Key Vault reference (an unresolved reference
+# reaches the app as the literal text, which the app refuses).
+KEY_VAULT_SETTINGS = {
+    "WEBHOOK_SECRET": "webhookSecretUri",
+    "AUTH0_CLIENT_SECRET": "auth0ClientSecretUri",
+    "AUTH0_EVENTS_TOKEN": "auth0EventsTokenUri",
+}
+
+# Plain settings whose Bicep parameter default must equal the code's default.
+DEFAULTED_SETTINGS = {
+    "send_fields": "sendFields",
+    "reconcile_schedule": "reconcileSchedule",
+    "reconcile_max_rps": "reconcileMaxRps",
+    "reconcile_settle_lag_seconds": "reconcileSettleLagSeconds",
 }
 
 # Suffixes of identity-based connections (Functions "<Name>__<property>" form):
@@ -119,6 +143,10 @@ def binding_settings() -> tuple[set[str], set[str]]:
     return connections, expressions
 
 
+def _local_only(names: set[str]) -> bool:
+    return any(name.startswith(LOCAL_ONLY_PREFIX) for name in names)
+
+
 def provides(deployed: dict[str, Any], name: str) -> bool:
     """Whether the deployed settings give the code `name`, directly or in identity form."""
     if name in deployed:
@@ -137,7 +165,7 @@ def deployed(bicep: Callable[[str], BicepTree]) -> dict[str, Any]:
 def test_every_setting_the_code_reads_is_deployed(deployed: dict[str, Any]) -> None:
     missing = []
     for field, names in sorted(settings_the_code_reads().items()):
-        if names & NOT_DEPLOYED.keys():
+        if names & NOT_DEPLOYED.keys() or _local_only(names):
             continue
         if not any(provides(deployed, name) for name in names):
             missing.append(f"{field} ({' / '.join(sorted(names))})")
@@ -184,8 +212,62 @@ def test_nothing_flex_rejects_and_no_keys(deployed: dict[str, Any]) -> None:
         assert "SharedAccessKey" not in text, name
 
 
+def test_local_only_and_excluded_settings_are_not_deployed(deployed: dict[str, Any]) -> None:
+    for name in deployed:
+        assert not name.startswith(LOCAL_ONLY_PREFIX), f"{name} is a local-stack setting"
+    for name, why in NOT_DEPLOYED.items():
+        assert name not in deployed, f"{name} must not be set in Azure: {why}"
+
+
 def test_webhook_secret_is_a_key_vault_reference(deployed: dict[str, Any]) -> None:
     assert deployed["WEBHOOK_SECRET"] == "@Microsoft.KeyVault(SecretUri=${webhookSecretUri})"
+
+
+def test_auth0_secrets_are_key_vault_references_or_empty(deployed: dict[str, Any]) -> None:
+    # Optional secrets: a reference when the secret exists, else empty, never
+    # a reference to a secret that was not created.
+    for name in ("AUTH0_CLIENT_SECRET", "AUTH0_EVENTS_TOKEN"):
+        uri = KEY_VAULT_SETTINGS[name]
+        assert deployed[name] == {
+            "operator": {
+                "type": "conditional",
+                "operands": {
+                    "condition": {
+                        "function": {"type": "empty", "parameters": {"item_to_test": uri}}
+                    },
+                    "true_value": "",
+                    "false_value": f"@Microsoft.KeyVault(SecretUri=${{{uri}}})",
+                },
+            }
+        }, name
+
+
+def test_every_secret_setting_of_the_code_comes_from_key_vault(deployed: dict[str, Any]) -> None:
+    # A new SecretStr setting must be added here, with its Key Vault reference.
+    fields = importlib.import_module("shared.settings").Settings.model_fields
+    secrets = {
+        field.alias
+        for field in fields.values()
+        if field.annotation is SecretStr
+        and field.alias
+        and field.alias not in NOT_DEPLOYED
+        and not _local_only({field.alias})
+    }
+    assert secrets == set(KEY_VAULT_SETTINGS)
+    for name, uri in KEY_VAULT_SETTINGS.items():
+        assert f"SecretUri=${{{uri}}}" in json.dumps(deployed[name]), name
+
+
+def test_bicep_defaults_equal_the_code_defaults(bicep: Callable[[str], BicepTree]) -> None:
+    # Given the code's defaults, and the same setting's parameter in both Bicep files
+    fields = importlib.import_module("shared.settings").Settings.model_fields
+    function, main = bicep("app/function.bicep"), bicep("main.bicep")
+    for field, parameter in DEFAULTED_SETTINGS.items():
+        code_default = fields[field].default
+        for tree in (function, main):
+            bicep_default = tree.tree["parameters"][parameter]["default"]
+            # Then both say the same thing (Bicep has no float: RECONCILE_MAX_RPS is a string)
+            assert type(code_default)(bicep_default) == code_default, (tree.path.name, parameter)
 
 
 def test_resource_names_match_the_code_defaults(bicep: Callable[[str], BicepTree]) -> None:
@@ -198,6 +280,9 @@ def test_resource_names_match_the_code_defaults(bicep: Callable[[str], BicepTree
         "registrationsTableName": defaults["registrations_table"].default,
         "failuresTableName": defaults["failures_table"].default,
         "auditTableName": defaults["audit_table"].default,
+        "tombstonesTableName": defaults["tombstones_table"].default,
+        "reconcileStateTableName": defaults["reconcile_state_table"].default,
+        "appAuditTableName": defaults["app_audit_table"].default,
     }
     assert {name: main.variable(name) for name in expected} == expected
 
