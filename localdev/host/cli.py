@@ -42,6 +42,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--host-json", type=Path, default=None, help="host.json (default: next to the app file)"
     )
     parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="timer status and locks (default: .localdev/host next to the app file)",
+    )
+    parser.add_argument(
         "--shutdown-timeout",
         type=float,
         default=30.0,
@@ -74,6 +80,7 @@ def build_host(args: argparse.Namespace) -> LocalHost:
         options=options,
         keys=keys,
         app_directory=args.app.resolve().parent,
+        state_dir=(args.state_dir or args.app.resolve().parent / ".localdev" / "host").resolve(),
         host=args.host,
         port=args.port,
         shutdown_timeout=args.shutdown_timeout,

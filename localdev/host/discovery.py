@@ -1,8 +1,9 @@
 """Load a Python v2 programming-model app and turn its functions into what the host serves.
 
-Only HTTP triggers (with their `$return` HTTP output) and Service Bus *queue*
-triggers are supported; anything else stops the start-up with a one-line
-error that names the function, instead of silently never firing.
+Only HTTP triggers (with their `$return` HTTP output), Service Bus *queue*
+triggers and timer triggers are supported; anything else stops the start-up
+with a one-line error that names the function, instead of silently never
+firing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import inspect
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from azure.functions.decorators.core import Binding
 from azure.functions.decorators.function_app import Function, FunctionRegister
 
 from localdev.host.config import StartupError, resolve_setting_expressions
+from localdev.host.ncrontab import Schedule, ScheduleError, parse
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
@@ -54,6 +57,19 @@ class ServiceBusFunction(FunctionTarget):
     auto_complete_messages: bool | None  # None: host.json decides
 
 
+@dataclass(frozen=True)
+class TimerFunction(FunctionTarget):
+    """A timer-triggered function, its NCRONTAB schedule resolved from `%SETTING%`."""
+
+    schedule: Schedule
+    run_on_startup: bool
+    use_monitor: bool
+
+
+AnyFunction = HttpFunction | ServiceBusFunction | TimerFunction
+SUPPORTED = "only HTTP, Service Bus queue and timer triggers"
+
+
 def load_app_module(app_path: Path) -> FunctionRegister:
     """Import the app file (its folder first on sys.path, like the worker) and return its app."""
     if not app_path.is_file():
@@ -76,9 +92,7 @@ def load_app_module(app_path: Path) -> FunctionRegister:
     return apps[0]
 
 
-def discover_functions(
-    app: FunctionRegister, settings: Mapping[str, str]
-) -> list[HttpFunction | ServiceBusFunction]:
+def discover_functions(app: FunctionRegister, settings: Mapping[str, str]) -> list[AnyFunction]:
     """Every function of the app, validated; unsupported bindings raise StartupError."""
     try:
         functions = app.get_functions()
@@ -87,7 +101,7 @@ def discover_functions(
     return [_describe(function, settings) for function in functions]
 
 
-def _describe(function: Function, settings: Mapping[str, str]) -> HttpFunction | ServiceBusFunction:
+def _describe(function: Function, settings: Mapping[str, str]) -> AnyFunction:
     name = str(function.get_function_name())
     trigger = function.get_trigger()
     if trigger is None:  # get_functions() already refuses this; keep mypy and readers honest
@@ -96,17 +110,18 @@ def _describe(function: Function, settings: Mapping[str, str]) -> HttpFunction |
         if binding is not trigger and not _is_http_return(binding, trigger):
             raise StartupError(
                 f"function {name!r}: binding {binding.type!r} ({binding.name!r}) is not supported "
-                "by the local host (only HTTP and Service Bus queue triggers)"
+                f"by the local host ({SUPPORTED})"
             )
     target = _target(function, name, trigger.name)
     if trigger.type == "httpTrigger":
         return _http_function(target, trigger, settings)
     if trigger.type == "serviceBusTrigger" and getattr(trigger, "queue_name", None):
         return _servicebus_function(target, trigger, settings)
+    if trigger.type == "timerTrigger":
+        return _timer_function(target, trigger, settings)
     kind = "Service Bus topic subscription" if trigger.type == "serviceBusTrigger" else trigger.type
     raise StartupError(
-        f"function {name!r}: trigger {kind!r} is not supported by the local host "
-        "(only HTTP and Service Bus queue triggers)"
+        f"function {name!r}: trigger {kind!r} is not supported by the local host ({SUPPORTED})"
     )
 
 
@@ -194,4 +209,26 @@ def _servicebus_function(
         connection_setting=setting,
         connection_string=connection,
         auto_complete_messages=None if auto_complete is None else bool(auto_complete),
+    )
+
+
+def _timer_function(
+    target: FunctionTarget, trigger: Binding, settings: Mapping[str, str]
+) -> TimerFunction:
+    where = f"function {target.name!r}"
+    expression = resolve_setting_expressions(str(trigger.schedule), settings, where)  # type: ignore[attr-defined]
+    try:
+        schedule = parse(expression)
+    except ScheduleError as exc:
+        raise StartupError(f"{where}: bad timer schedule: {exc}") from exc
+    use_monitor = getattr(trigger, "use_monitor", None)
+    if use_monitor is None:
+        # The timer extension's default: monitored when occurrences are at least a minute apart.
+        gap = schedule.shortest_interval(datetime.now(UTC))
+        use_monitor = gap >= timedelta(minutes=1)
+    return TimerFunction(
+        **_fields(target),
+        schedule=schedule,
+        run_on_startup=bool(getattr(trigger, "run_on_startup", None)),
+        use_monitor=bool(use_monitor),
     )

@@ -1,4 +1,4 @@
-"""The running host: the HTTP server, one listener per Service Bus function, and shutdown."""
+"""The running host: the HTTP server, one listener per Service Bus and timer function, shutdown."""
 
 from __future__ import annotations
 
@@ -12,21 +12,25 @@ from aiohttp import web
 
 from localdev.host.auth import HostKeys
 from localdev.host.config import HostOptions
-from localdev.host.discovery import HttpFunction, ServiceBusFunction
+from localdev.host.discovery import AnyFunction, HttpFunction, ServiceBusFunction, TimerFunction
 from localdev.host.http_server import MAX_REQUEST_BODY_BYTES, build_http_app
 from localdev.host.invocation import Invoker, log_event
 from localdev.host.routing import Router
 from localdev.host.servicebus_trigger import QueueListener
+from localdev.host.timer_trigger import TimerListener
+
+Listener = QueueListener | TimerListener
 
 
 @dataclass
 class LocalHost:
     """Everything `python -m localdev host` runs, built from the discovered functions."""
 
-    functions: Sequence[HttpFunction | ServiceBusFunction]
+    functions: Sequence[AnyFunction]
     options: HostOptions
     keys: HostKeys
     app_directory: Path
+    state_dir: Path
     host: str = "127.0.0.1"
     port: int = 7071
     shutdown_timeout: float = 30.0
@@ -49,11 +53,7 @@ class LocalHost:
             )
             return 2
         self._announce(http_functions)
-        listeners = [
-            QueueListener(f, self.options.service_bus, invoker)
-            for f in self.functions
-            if isinstance(f, ServiceBusFunction)
-        ]
+        listeners = self._listeners(invoker)
         tasks = [
             asyncio.create_task(listener.run(stopping, self.shutdown_timeout))
             for listener in listeners
@@ -64,6 +64,15 @@ class LocalHost:
         invoker.close(wait=False)
         log_event("host.stopped")
         return code
+
+    def _listeners(self, invoker: Invoker) -> list[Listener]:
+        listeners: list[Listener] = []
+        for function in self.functions:
+            if isinstance(function, ServiceBusFunction):
+                listeners.append(QueueListener(function, self.options.service_bus, invoker))
+            elif isinstance(function, TimerFunction):
+                listeners.append(TimerListener(function, invoker, self.state_dir / "timers"))
+        return listeners
 
     async def _wait(self, stopping: asyncio.Event, tasks: list[asyncio.Task[None]]) -> int:
         stop = asyncio.create_task(stopping.wait())
@@ -87,13 +96,22 @@ class LocalHost:
                 methods=sorted(function.methods) if function.methods else "any",
                 auth_level=function.auth_level,
             )
-        for queue_function in self.functions:
-            if isinstance(queue_function, ServiceBusFunction):
+        for other in self.functions:
+            if isinstance(other, ServiceBusFunction):
                 log_event(
                     "host.function",
-                    function=queue_function.name,
+                    function=other.name,
                     trigger="servicebus",
-                    queue=queue_function.queue_name,
-                    connection=queue_function.connection_setting,
+                    queue=other.queue_name,
+                    connection=other.connection_setting,
+                )
+            elif isinstance(other, TimerFunction):
+                log_event(
+                    "host.function",
+                    function=other.name,
+                    trigger="timer",
+                    schedule=other.schedule.expression,
+                    use_monitor=other.use_monitor,
+                    run_on_startup=other.run_on_startup,
                 )
         log_event("host.ready", url=base)

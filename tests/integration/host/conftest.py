@@ -48,7 +48,11 @@ def sample_host(tmp_path: Path) -> Iterator[Callable[..., SampleHost]]:
     """Start the sample app's host; `values` are written to its local.settings.json."""
     started: list[HostProcess] = []
 
-    def start(values: dict[str, str] | None = None, shutdown_timeout: float = 10.0) -> SampleHost:
+    def start(
+        values: dict[str, str] | None = None,
+        shutdown_timeout: float = 10.0,
+        state_dir: Path | None = None,
+    ) -> SampleHost:
         record_dir = tmp_path / f"records{len(started)}"
         record_dir.mkdir()
         settings = tmp_path / f"local.settings{len(started)}.json"
@@ -67,6 +71,8 @@ def sample_host(tmp_path: Path) -> Iterator[Callable[..., SampleHost]]:
                         "FLAKY_QUEUE": "flaky",
                         "SLOW_QUEUE": "slow",
                         "COUNT_QUEUE": "count",
+                        # Once a year: tests that need the timer set their own schedule.
+                        "SAMPLE_TIMER_SCHEDULE": "0 0 0 1 1 *",
                         **(values or {}),
                     },
                 }
@@ -79,6 +85,7 @@ def sample_host(tmp_path: Path) -> Iterator[Callable[..., SampleHost]]:
             settings=settings,
             log_path=log_path,
             shutdown_timeout=shutdown_timeout,
+            extra_args=("--state-dir", str(state_dir or tmp_path / f"state{len(started)}")),
         )
         started.append(process)
         try:

@@ -9,6 +9,7 @@ from localdev.host.config import StartupError
 from localdev.host.discovery import (
     HttpFunction,
     ServiceBusFunction,
+    TimerFunction,
     discover_functions,
     load_app_module,
 )
@@ -78,8 +79,12 @@ def test_http_and_queue_functions_are_described(tmp_path):
     ("decorators", "expected"),
     [
         (
-            '@app.timer_trigger(arg_name="t", schedule="0 * * * * *")',
-            r"function 'handler': trigger 'timerTrigger'",
+            '@app.event_hub_message_trigger(arg_name="t", connection="SB", event_hub_name="h")',
+            r"function 'handler': trigger 'eventHubTrigger'",
+        ),
+        (
+            '@app.timer_trigger(arg_name="t", schedule="%MISSING_SCHEDULE%")',
+            r"function 'handler': app setting 'MISSING_SCHEDULE' \(from %MISSING_SCHEDULE%\)",
         ),
         (
             '@app.service_bus_topic_trigger(arg_name="t", connection="SB", topic_name="t",'
@@ -139,7 +144,7 @@ def test_cli_exits_2_with_one_line_for_an_unsupported_binding(tmp_path, capsys, 
         """
         app = func.FunctionApp()
 
-        @app.timer_trigger(arg_name="t", schedule="0 * * * * *")
+        @app.timer_trigger(arg_name="t", schedule="0 */10 * * *")
         def nightly(t):
             pass
         """,
@@ -149,5 +154,39 @@ def test_cli_exits_2_with_one_line_for_an_unsupported_binding(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1
-    assert "function 'nightly'" in err
-    assert "timerTrigger" in err
+    assert "function 'nightly': bad timer schedule" in err
+    assert "expected 6 fields" in err
+
+
+def test_timer_schedule_resolves_its_setting_and_monitor_defaults(tmp_path):
+    app_file = write_app(
+        tmp_path,
+        """
+        app = func.FunctionApp()
+
+        @app.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=True)
+        def reconcile(timer):
+            pass
+
+        @app.timer_trigger(arg_name="timer", schedule="*/5 * * * * *")
+        def often(timer):
+            pass
+
+        @app.timer_trigger(arg_name="timer", schedule="0 0 * * * *", use_monitor=False)
+        def hourly(timer):
+            pass
+        """,
+    )
+    settings = {**SETTINGS, "RECONCILE_SCHEDULE": "0 */10 * * * *"}
+    functions = {f.name: f for f in discover_functions(load_app_module(app_file), settings)}
+    reconcile, often, hourly = functions["reconcile"], functions["often"], functions["hourly"]
+    assert isinstance(reconcile, TimerFunction)
+    assert reconcile.schedule.expression == "0 */10 * * * *"
+    assert (reconcile.run_on_startup, reconcile.use_monitor, reconcile.trigger_arg) == (
+        True,
+        True,
+        "timer",
+    )
+    # Monitoring defaults on only for schedules a minute or more apart; explicit wins.
+    assert (often.run_on_startup, often.use_monitor) == (False, False)
+    assert hourly.use_monitor is False

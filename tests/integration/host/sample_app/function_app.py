@@ -119,3 +119,12 @@ def concurrent(msg: func.ServiceBusMessage) -> None:
     with _lock:
         _in_flight -= 1
     record("concurrent", event="end", message_id=msg.message_id)
+
+
+@app.timer_trigger(arg_name="timer", schedule="%SAMPLE_TIMER_SCHEDULE%", use_monitor=True)
+def tick(timer: func.TimerRequest) -> None:
+    """Records each run (start and end) and dawdles SAMPLE_TIMER_SLEEP seconds in between."""
+    started = time.time()
+    record("tick_started", past_due=timer.past_due, pid=os.getpid())
+    time.sleep(float(os.environ.get("SAMPLE_TIMER_SLEEP", "0")))
+    record("tick", started=started, past_due=timer.past_due, pid=os.getpid())
