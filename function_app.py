@@ -4,7 +4,9 @@ import azure.functions as func
 
 from ingest.function import bp as ingest_blueprint
 from processor.function import bp as processor_blueprint
+from reconciler.function import bp as reconciler_blueprint
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(ingest_blueprint)
 app.register_functions(processor_blueprint)
+app.register_functions(reconciler_blueprint)
