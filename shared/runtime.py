@@ -40,8 +40,12 @@ from shared.tablestore import AzureTableStore, TableStore
 from shared.writes import RegistrationWriter
 
 if TYPE_CHECKING:
+    from events.service import EventStreamService
     from ingest.service import IngestService
+    from processor.deletions import DeletionProcessor
     from processor.service import RegistrationProcessor
+    from shared.erasure import Eraser
+    from shared.tombstones import TombstoneStore
 
 T = TypeVar("T")
 logger = logging.getLogger("runtime")
@@ -166,9 +170,49 @@ class AppContext:
     @lazy
     def processor(self) -> RegistrationProcessor:
         """The processor role's service."""
+        from processor.deletions import TombstoneAwareWriter
         from processor.service import RegistrationProcessor
 
-        return RegistrationProcessor(self.registration_writer, self.failure_log)
+        # The processor's writes never bring an erased signup back (see processor.deletions).
+        registrations = self.table_store(self.settings.registrations_table)
+        writer = TombstoneAwareWriter(registrations, self.tombstones)
+        return RegistrationProcessor(writer, self.failure_log)
+
+    @lazy
+    def tombstones(self) -> TombstoneStore:
+        """Deletion times of erased users (TOMBSTONES_TABLE)."""
+        from shared.tombstones import TombstoneStore
+
+        return TombstoneStore(self.table_store(self.settings.tombstones_table))
+
+    @lazy
+    def eraser(self) -> Eraser:
+        """Erases a user everywhere (processor on user.deleted, `ops registrations erase`)."""
+        from events.dependencies import rejection_log
+        from shared.dead_letters import ServiceBusDeadLetterSweeper
+        from shared.erasure import Eraser
+
+        sweeper = ServiceBusDeadLetterSweeper(
+            self.service_bus_client, self.settings.registrations_queue
+        )
+        registrations = self.table_store(self.settings.registrations_table)
+        others = {"event_stream_rejections": rejection_log(self)}
+        return Eraser(registrations, self.tombstones, self.failure_log, sweeper, others)
+
+    @lazy
+    def deletion_processor(self) -> DeletionProcessor:
+        """The processor's handler of user.deleted messages (audit rows in APP_AUDIT_TABLE)."""
+        from processor.deletions import DeletionProcessor
+
+        audit = self.table_store(self.settings.app_audit_table)
+        return DeletionProcessor(self.eraser, audit, self.failure_log)
+
+    @lazy
+    def event_stream_service(self) -> EventStreamService:
+        """The Event Streams role's service (POST /api/auth0-events)."""
+        from events.dependencies import build_event_stream_service
+
+        return build_event_stream_service(self)
 
 
 _current: AppContext | None = None
