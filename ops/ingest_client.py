@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ops.errors import OpsError, ServiceUnreachable, one_line
+from ops.errors import OpsError, ServiceUnreachable, UsageProblem, one_line
 from shared.events import canonical_json
 from shared.ids import registration_id
 from shared.signing import signed_headers
@@ -39,13 +41,52 @@ class EventPoster(Protocol):
         ...
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx stays an answer: following it would send the function key to another host."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
+def require_safe_url(url: str) -> str:
+    """The URL when it is https, or http to a loopback host; UsageProblem otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return url
+    if parts.scheme == "http" and is_loopback(host):
+        return url
+    raise UsageProblem(
+        f"refusing {parts.scheme or 'no'} scheme for {host or url!r}: use https"
+        " (plain http only for 127.0.0.1, ::1 or localhost)"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class HttpEventPoster:
-    """POSTs events to an ingest URL with the function key and Standard Webhooks headers."""
+    """POSTs events to an ingest URL with the function key and Standard Webhooks headers.
+
+    Redirects are refused (an error naming the Location's host) and the URL
+    must be https unless its host is loopback: the key and the signature go
+    only where the operator pointed.
+    """
 
     def __init__(self, url: str, secret: str, function_key: str, timeout: float = 10.0) -> None:
         if not secret:
             raise OpsError("WEBHOOK_SECRET is empty: set it in the settings to sign events")
-        self.url = url
+        self.url = require_safe_url(url)
         self.secret = secret
         self.function_key = function_key
         self.timeout = timeout
@@ -64,9 +105,11 @@ class HttpEventPoster:
             self.url, data=body.encode("utf-8"), headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 return IngestAnswer(response.status, _json(response.read()))
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                raise _redirect_error(self.url, exc) from None
             return IngestAnswer(exc.code, _json(exc.read()))
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -75,13 +118,26 @@ class HttpEventPoster:
             ) from exc
 
 
+def _redirect_error(url: str, answer: urllib.error.HTTPError) -> OpsError:
+    location = answer.headers.get("Location") or ""
+    target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location)).hostname or "?"
+    return OpsError(
+        f"ingest answered {answer.code} redirecting to host {target}: not followed"
+        " (the key and signature stay here); use the final URL with --url"
+    )
+
+
 def webhook_id_for(event: dict[str, Any]) -> str:
     """The Action's `webhook-id`: the registration id, or a random one for a malformed event."""
     tenant, user = event.get("tenant"), event.get("user")
     tenant_id = tenant.get("id") if isinstance(tenant, dict) else None
     user_id = user.get("user_id") if isinstance(user, dict) else None
-    if isinstance(tenant_id, str) and isinstance(user_id, str):
-        return registration_id(tenant_id, user_id)
+    created_at = user.get("created_at") if isinstance(user, dict) else None
+    if isinstance(tenant_id, str) and isinstance(user_id, str) and isinstance(created_at, str):
+        try:
+            return registration_id(tenant_id, user_id, created_at)
+        except ValueError:
+            pass  # a malformed time: ingest will answer 400, the id just has to be unique
     return f"msg_{uuid.uuid4().hex}"
 
 

@@ -65,7 +65,18 @@ def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return neutralise_formula(text)
+
+
+# Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading `'` before a formula character."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

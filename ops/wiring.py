@@ -17,11 +17,12 @@ from typing import Any
 from azure.data.tables import TableClient, TableServiceClient
 from azure.servicebus import ServiceBusClient
 
-from ops.audit.record import AuditTrail, default_operator
+from ops.audit.record import AuditTrail
 from ops.audit.table import TableAuditStore
+from ops.audit.who import entra_operator, local_operator
 from ops.deadletters.servicebus import ServiceBusDeadLetterQueue
 from ops.errors import OpsError
-from shared.clients import build_service_bus_client, build_table_service_client
+from shared.clients import build_service_bus_client, build_table_service_client, credential
 from shared.failures import FailureLog
 from shared.registrations import RegistrationReader
 from shared.settings import Settings, SettingsError, load_settings
@@ -35,8 +36,17 @@ class Wiring:
 
     def __init__(self, settings_path: Path | None = None, operator: str | None = None) -> None:
         self.settings_path = settings_path
-        self.operator = operator or default_operator()
+        self.declared_operator = operator
         self._closers: list[Any] = []
+
+    @cached_property
+    def operator(self) -> str:
+        """Who the audit log names: the token's Entra principal, or `local:<name>`."""
+        settings = self.settings
+        if settings.tables_connection:
+            return local_operator(self.declared_operator)
+        identity = credential(settings.tables_credential, settings.tables_client_id)
+        return entra_operator(identity, self.declared_operator)
 
     @cached_property
     def settings(self) -> Settings:
@@ -83,7 +93,17 @@ class Wiring:
     @cached_property
     def audit(self) -> AuditTrail:
         """The audit trail in AUDIT_TABLE, recording as this operator."""
-        return AuditTrail(TableAuditStore(self.table(self.settings.audit_table)), self.operator)
+        return AuditTrail(self.audit_store, self.operator)
+
+    @cached_property
+    def audit_store(self) -> TableAuditStore:
+        """The operators' audit rows (AUDIT_TABLE)."""
+        return TableAuditStore(self.table(self.settings.audit_table))
+
+    @cached_property
+    def app_audit(self) -> TableAuditStore:
+        """The app's own erasure rows (APP_AUDIT_TABLE), read by `audit list`."""
+        return TableAuditStore(self.table(self.settings.app_audit_table))
 
     def close(self) -> None:
         """Close every client this wiring opened."""

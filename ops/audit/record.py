@@ -10,13 +10,31 @@ Stored in Table Storage (`AUDIT_TABLE`, default `opsaudit`):
   most 32 K characters). Chunks are written as each batch settles, so an
   action killed midway still shows what it had done, and its summary stays
   `running`.
+
+`ops audit list` shows this table beside APP_AUDIT_TABLE (default
+`apperasures`), where the app records the erasures it performs itself. A row
+there uses the same summary format, so anything that writes one writes:
+
+    PartitionKey  "action"
+    RowKey        f"{10**19 - started_at_epoch_microseconds:020d}_{action_id}"
+    action_id     a unique id (e.g. the message id)
+    action        "erase"
+    operator      who: "app:processor" (an operator's row: "entra:<upn> oid=<oid>"
+                  in Azure, "local:<name>" with a connection string)
+    queue         "" (or the queue the action read)
+    selection     what it acted on, never personal data: "user <hash of tenant + user id>"
+    started_at    when (datetime or ISO 8601 text, UTC)
+    finished_at   when it ended (or null)
+    selected      count: how many things it acted on
+    outcome       "completed", "succeeded", "failed", ...
+    counts        JSON object text, e.g. {"registrations": 1, "dead_letters": 0}
+    error         one line, or null
+    chunks        0 (no item partitions)
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,15 +44,6 @@ from typing import Any, Protocol
 ITEMS_PER_ENTITY = 100
 _INVERT_FROM = 10**19  # > any epoch microsecond count for the next 250,000 years
 ACTION_PARTITION = "action"
-
-
-def default_operator() -> str:
-    """The OS user and host running ops, e.g. `ana@ops-laptop`."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 @dataclass
@@ -99,6 +108,12 @@ class AuditStore(Protocol):
     def recent(self, limit: int) -> list[AuditEntry]:
         """The newest `limit` actions, newest first, with their items."""
         ...
+
+
+def newest(stores: Sequence[AuditStore], limit: int) -> list[AuditEntry]:
+    """The newest `limit` entries of several stores (operators' and the app's), newest first."""
+    entries = [entry for store in stores for entry in store.recent(limit)]
+    return sorted(entries, key=lambda entry: entry.started_at, reverse=True)[:limit]
 
 
 class AuditTrail:

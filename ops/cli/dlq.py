@@ -13,6 +13,7 @@ from ops.cli.options import (
     AllFlag,
     DryRunFlag,
     ErrorOption,
+    ForceFlag,
     JsonFlag,
     LockWaitOption,
     OlderOption,
@@ -20,7 +21,7 @@ from ops.cli.options import (
     SeqOption,
     selection_from_flags,
 )
-from ops.cli.output import Output, json_line
+from ops.cli.output import Output, create_private_file, json_line
 from ops.cli.views import DLQ_COLUMNS, show_report
 from ops.deadletters import read
 from ops.deadletters.actions import ActionContext, ActionReport, ReplayPolicy, plan_replay
@@ -29,7 +30,7 @@ from ops.deadletters.actions import replay as replay_letters
 from ops.deadletters.actions import select as select_letters
 from ops.deadletters.settle import MessageOutcome, PassOptions
 from ops.durations import parse_rate
-from ops.errors import IncompleteOperation, OpsError, UsageProblem
+from ops.errors import IncompleteOperation, UsageProblem
 
 app = typer.Typer(help="Inspect, replay, purge and export the dead-letter queue.")
 
@@ -99,7 +100,12 @@ def dlq_replay(
         confirm(yes, f"Replay {len(letters)} dead letters ({selection.describe()}) to the queue?")
         with output.progress("replaying", len(letters)) as advance:
             context = ActionContext(
-                queue, queue.queue_name, wiring.audit, options, on_progress=advance
+                queue,
+                queue.queue_name,
+                wiring.audit,
+                options,
+                on_progress=advance,
+                failures=wiring.failures,
             )
             report = replay_letters(context, letters, selection.describe(), policy)
         _finish(output, report)
@@ -136,7 +142,12 @@ def dlq_purge(
         with output.progress("purging", len(letters)) as advance:
             options = PassOptions(lock_wait_seconds=lock_wait)
             context = ActionContext(
-                queue, queue.queue_name, wiring.audit, options, on_progress=advance
+                queue,
+                queue.queue_name,
+                wiring.audit,
+                options,
+                on_progress=advance,
+                failures=wiring.failures,
             )
             report = purge_letters(context, letters, selection.describe())
         _finish(output, report)
@@ -145,16 +156,12 @@ def dlq_purge(
 @app.command("export")
 def dlq_export(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="New JSON-lines file.")],
+    out: Annotated[Path, typer.Option("--out", help="New JSON-lines file (created 0600).")],
+    force: ForceFlag = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Write every dead letter (body + all properties) to a file; removes nothing."""
-    try:
-        handle = out.open("x", encoding="utf-8")
-    except FileExistsError:
-        raise UsageProblem(f"{out} exists already: choose a new file") from None
-    except OSError as exc:
-        raise OpsError(f"cannot create {out}: {exc.strerror or exc}") from exc
+    handle = create_private_file(out, force)
     with handle, session(ctx, json_output) as (wiring, output):
         count = 0
         errors = read.RecordedErrors(wiring.failures)

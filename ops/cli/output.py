@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+
+from ops.errors import OpsError, UsageProblem
 
 WIDE = 200  # table width when stdout is a file or pipe (rich would assume 80)
 
@@ -127,6 +131,19 @@ class Output:
         with bar:
             task = bar.add_task(description, total=total)
             yield lambda n: bar.advance(task, n)
+
+
+def create_private_file(path: Path, force: bool) -> TextIO:
+    """A new file only its owner can read (0600); an existing one only with --force."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise UsageProblem(f"{path} exists already: choose a new file, or add --force") from None
+    except OSError as exc:
+        raise OpsError(f"cannot create {path}: {exc.strerror or exc}") from exc
+    os.fchmod(descriptor, 0o600)  # an overwritten file would keep its old mode
+    return os.fdopen(descriptor, "w", encoding="utf-8", newline="")
 
 
 def _plain(title: str | None) -> Text | None:

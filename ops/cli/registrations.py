@@ -10,7 +10,8 @@ import typer
 
 from ops import registrations as registration_rows
 from ops.cli.context import session
-from ops.cli.options import JsonFlag, TenantOption
+from ops.cli.options import ForceFlag, JsonFlag, TenantOption
+from ops.cli.output import create_private_file
 from ops.durations import parse_timestamp
 from ops.errors import OpsError, UsageProblem
 
@@ -55,14 +56,17 @@ def registrations_list(
 def registrations_export(
     ctx: typer.Context,
     export_format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
-    out: Annotated[Path | None, typer.Option("--out", help="File (default stdout).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="New file, created 0600 (default stdout).")
+    ] = None,
+    force: ForceFlag = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Every registration, as JSON lines or CSV."""
     if export_format not in registration_rows.EXPORT_FORMATS:
         raise UsageProblem(f"--format must be jsonl or csv, not {export_format!r}")
     with session(ctx, json_output) as (wiring, output):
-        target = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+        target = create_private_file(out, force) if out else sys.stdout
         try:
             with output.progress("exporting", None) as advance:
                 count = registration_rows.export(

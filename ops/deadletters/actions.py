@@ -15,15 +15,17 @@ after it (see ops.deadletters.model).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ops.audit.record import AuditTrail
 from ops.deadletters.model import DeadLetter, OutgoingMessage, Selection, build_replay
-from ops.deadletters.queue import DeadLetterQueue, LockedLetter, SendFailed
+from ops.deadletters.queue import DeadLetterQueue, FailureLookup, LockedLetter, SendFailed
 from ops.deadletters.read import iter_dead_letters
 from ops.deadletters.settle import ChunkResult, Clock, MessageOutcome, PassOptions, SettlePass
 from ops.errors import OpsError, one_line
+from shared.errors import PipelineError
 
 SUCCESS_OUTCOMES = frozenset(
     {"replayed", "purged", "refused", "would-replay", "would-refuse", "would-purge"}
@@ -206,7 +208,7 @@ def _outcome(
 
 @dataclass
 class ActionContext:
-    """What replay and purge share: the queue, its name, the audit trail, time, progress."""
+    """What replay and purge share: queue, audit trail, failure log, time, progress."""
 
     queue: DeadLetterQueue
     queue_name: str
@@ -214,6 +216,18 @@ class ActionContext:
     options: PassOptions = field(default_factory=PassOptions)
     clock: Clock = field(default_factory=Clock)
     on_progress: Callable[[int], None] = lambda _: None
+    failures: FailureLookup | None = None
+
+    def forget_failures(self, letter: DeadLetter) -> None:
+        """Delete the failure records of a message that left the DLQ (replayed or purged)."""
+        if self.failures is None:
+            return
+        for message_id in dict.fromkeys([letter.message_id, letter.original_message_id]):
+            if message_id:
+                # A record left behind names a message that no longer exists: harmless,
+                # and no reason to fail a replay or purge that did its real work.
+                with suppress(OpsError, PipelineError):
+                    self.failures.clear(message_id)
 
 
 def replay(
@@ -235,19 +249,26 @@ def _run(
     selection: str,
     handler: Callable[[list[LockedLetter]], ChunkResult],
 ) -> ActionReport:
-    entry = context.audit.begin(action, context.queue_name, selection, len(letters))
+    try:
+        entry = context.audit.begin(action, context.queue_name, selection, len(letters))
+    except OpsError as exc:
+        raise OpsError(f"nothing was changed: the audit record cannot be written ({exc})") from exc
     report = ActionReport(action, selection, dry_run=False, action_id=entry.action_id)
+    by_number = {letter.sequence_number: letter for letter in letters}
 
     def audited(chunk: list[LockedLetter]) -> ChunkResult:
         result = handler(chunk)
         context.audit.record(entry, [o.row() for o in result.outcomes])
+        for outcome in result.outcomes:
+            if outcome.outcome == report.done_outcome:
+                context.forget_failures(by_number[outcome.sequence_number])
         report.outcomes += result.outcomes
         context.on_progress(len(chunk))
         return result
 
     settle = SettlePass(context.queue, context.options, context.clock)
     try:
-        outcomes = settle.run({letter.sequence_number: letter for letter in letters}, audited)
+        outcomes = settle.run(by_number, audited)
     except OpsError as exc:
         context.audit.finish(entry, "failed", report.counts, one_line(str(exc)))
         raise

@@ -67,7 +67,7 @@ def ingest_message(user_id: str) -> ServiceBusMessage:
     """A message shaped like ingest's (deterministic registration id, properties)."""
     return ServiceBusMessage(
         canonical_json(event(user_id)),
-        message_id=registration_id(TENANT, user_id),
+        message_id=registration_id(TENANT, user_id, event(user_id)["user"]["created_at"]),
         content_type="application/json",
         subject="user.registered",
         correlation_id=f"corr-{user_id[-6:]}",

@@ -44,6 +44,7 @@ class FakeWiring:
         self.dead_letter_queue.add(*(letter(n) for n in range(1, 4)))
         self.failures = FailureLog(InMemoryTableStore())
         self.audit_store = InMemoryAuditStore()
+        self.app_audit = InMemoryAuditStore()
         self.audit = AuditTrail(self.audit_store, self.operator)
         self.registrations_store = InMemoryTableStore()
         self.reader = RegistrationReader(self.registrations_store)

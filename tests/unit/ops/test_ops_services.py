@@ -39,7 +39,7 @@ class PipelineInMemory:
             return IngestAnswer(self.status, {"title": "Unauthorized", "detail": "bad signature"})
         parsed = parse_event(json.dumps(event))
         now = datetime.now(UTC)
-        message_id = registration_id(parsed.tenant_id, parsed.user_id)
+        message_id = registration_id(parsed.tenant_id, parsed.user_id, parsed.user.created_at)
         self.writer.save(
             Registration.from_event(
                 parsed,
@@ -64,7 +64,8 @@ def test_smoke_finds_the_row_and_cleanup_removes_it_and_its_index_entity():
     assert event["tenant"]["id"] == SMOKE_TENANT
     assert result.user_id.startswith("smoke|")
     assert event["user"]["email"].endswith("@example.invalid")
-    assert result.message_id == registration_id(SMOKE_TENANT, result.user_id)
+    created_at = event["user"]["created_at"]
+    assert result.message_id == registration_id(SMOKE_TENANT, result.user_id, created_at)
     assert result.latency_seconds >= 0
     assert len(store) == 0  # registration and time-index entity both gone
 
@@ -126,9 +127,11 @@ def test_event_files_that_are_not_one_object_are_usage_problems(tmp_path):
 
 def test_send_events_reports_each_answer():
     store = InMemoryTableStore()
-    rows = list(send_events(PipelineInMemory(store), signup_events(2, None)))
+    pipeline = PipelineInMemory(store)
+    rows = list(send_events(pipeline, signup_events(2, None)))
     assert [r["accepted"] for r in rows] == [True, True]
-    assert all(r["id"] == registration_id(r["tenant_id"], r["user_id"]) for r in rows)
+    assert [r["id"] for r in rows] == [webhook_id_for(e) for e in pipeline.posted]
+    assert all(r["id"].startswith("reg_") for r in rows)
     assert webhook_id_for({"tenant": "broken"}).startswith("msg_")
 
 
