@@ -200,7 +200,8 @@ def test_exports_are_private_and_never_overwrite_without_force(
         out.chmod(0o644)
         code, _, err = run(capsys, *command, "--out", str(out))
         assert code == 2
-        assert err.count("\n") == 1 and "--force" in err
+        assert err.count("\n") == 1
+        assert "--force" in err
         assert out.read_text(encoding="utf-8") == "precious"
 
         code, _, err = run(capsys, *command, "--out", str(out), "--force")
@@ -270,7 +271,7 @@ def test_a_change_whose_audit_record_cannot_be_written_does_not_start(
         return wiring
 
     monkeypatch.setattr(cli, "Wiring", unaudited)
-    code, out, err = run(capsys, "dlq", action, "--all", "--yes")
+    code, _out, err = run(capsys, "dlq", action, "--all", "--yes")
     assert code == 1
     assert err.startswith("error: nothing was changed: the audit record cannot be written")
     assert err.count("\n") == 1
