@@ -272,8 +272,10 @@ resource operatorAuditTableContributor 'Microsoft.Authorization/roleAssignments@
   }
 }
 
-// Storage Table Data Contributor: `registrations get/list/export` read,
-// `registrations erase` and `smoke --cleanup` delete rows.
+// Storage Table Data Contributor: `registrations get/list/export` and `ops
+// reconcile` read, `registrations erase` and `smoke --cleanup` delete rows.
+// (No role on the reconciler's checkpoint table: `ops reconcile` neither
+// reads nor moves the timer's checkpoint.)
 resource operatorRegistrationsTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (hasOperators) {
   name: guid(registrationsTable.id, operatorPrincipalId, storageTableDataContributor)
   scope: registrationsTable
@@ -312,18 +314,6 @@ resource operatorTombstonesTableContributor 'Microsoft.Authorization/roleAssignm
 resource operatorAppAuditTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (hasOperators) {
   name: guid(appAuditTable.id, operatorPrincipalId, storageTableDataReader)
   scope: appAuditTable
-  properties: {
-    roleDefinitionId: storageTableDataReader
-    principalId: operatorPrincipalId
-    principalType: operatorPrincipalType
-  }
-}
-
-// Storage Table Data Reader: see where the reconciler's timer has got to;
-// `ops reconcile --since/--until` backfills never move the checkpoint.
-resource operatorReconcileStateTableReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (hasOperators) {
-  name: guid(reconcileStateTable.id, operatorPrincipalId, storageTableDataReader)
-  scope: reconcileStateTable
   properties: {
     roleDefinitionId: storageTableDataReader
     principalId: operatorPrincipalId
