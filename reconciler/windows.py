@@ -64,7 +64,9 @@ class Window:
         return f"created_at:[{iso_ms(self.start_ms)} TO {iso_ms(self.end_ms)}}}"
 
     def split(self, parts: int) -> list[Window]:
-        """`parts` adjacent windows (fewer if the window is narrower), in time order."""
-        parts = max(2, min(parts, self.width_ms))
+        """`parts` (at least 2, at most one per millisecond) adjacent windows, in time order."""
+        if self.width_ms < 2:
+            raise ValueError("a one-millisecond window cannot be split")
+        parts = min(max(2, parts), self.width_ms)
         edges = [self.start_ms + self.width_ms * index // parts for index in range(parts + 1)]
         return [Window(low, high) for low, high in itertools.pairwise(edges)]
