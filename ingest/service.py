@@ -57,7 +57,8 @@ class IngestResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
     def body_bytes(self) -> bytes:
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        # ASCII with \u escapes: encodable whatever a reason holds (a lone surrogate too).
+        return json.dumps(self.body, ensure_ascii=True).encode("ascii")
 
 
 def problem(status: int, title: str, correlation_id: str, **extra: object) -> IngestResponse:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -25,9 +26,14 @@ from pydantic import (
 )
 
 from shared.errors import InvalidEvent, UnsupportedSchemaVersion
+from shared.ids import canonical_ms
 
 SUPPORTED_SCHEMA_VERSION = 1
 EVENT_TYPE = "user.registered"
+# Which path reported the signup; absent means "action" (payloads from before the field).
+Source = Literal["action", "first-login", "event-stream", "reconcile"]
+SOURCES: tuple[str, ...] = get_args(Source)
+DEFAULT_SOURCE: Source = "action"
 # Auth0 user ids are far shorter; the cap keeps table keys and log lines bounded.
 MAX_ID_LENGTH = 1024
 # Metadata is free-form JSON; a bound on nesting keeps every walk over it cheap.
@@ -76,8 +82,16 @@ class User(_Part):
     @classmethod
     def _iso_text_only(cls, value: object) -> object:
         # Numbers would be read as epoch seconds by pydantic; Auth0 sends ISO 8601 text.
+        # The message id hashes this time, so it must parse as the Actions parse it, and
+        # be representable in UTC (0001-01-01T00:00:00+01:00 is not).
         if not isinstance(value, str):
-            raise ValueError("must be an ISO 8601 date-time string with a time zone")
+            raise ValueError("must be an RFC 3339 date-time string with a time zone")
+        try:
+            canonical_ms(value)
+        except ValueError:
+            raise ValueError(
+                "must be an RFC 3339 date-time with a time zone, in years 1-9999 UTC"
+            ) from None
         return value
 
     @field_validator("created_at")
@@ -100,6 +114,7 @@ class RegistrationEvent(_Part):
 
     type: Literal["user.registered"]
     schema_version: StrictInt = Field(ge=1)
+    source: Source | None = None
     tenant: Tenant
     user: User
     connection: Connection | None = None
@@ -112,6 +127,11 @@ class RegistrationEvent(_Part):
     @property
     def user_id(self) -> str:
         return self.user.user_id
+
+    @property
+    def origin(self) -> Source:
+        """`source`, or "action" when the sender did not say."""
+        return self.source or DEFAULT_SOURCE
 
     def canonical_json(self) -> str:
         """Sorted keys, no whitespace, nulls and unknown fields dropped, UTF-8 text."""
@@ -133,21 +153,48 @@ def parse_event(body: bytes | str) -> RegistrationEvent:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
     except UnicodeDecodeError:
         raise InvalidEvent([("body", "is not UTF-8 text")]) from None
+    return validate_event(load_json(text))
+
+
+def load_json(text: str) -> Any:
+    """Decode RFC 8259 JSON text. Raises `InvalidEvent` naming the problem, never the value.
+
+    Python's decoder also accepts `NaN`, `Infinity` and `-Infinity`, and turns a
+    number too large for a float (1e400) into infinity: none of them is JSON.
+    """
     try:
-        document = json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         reason = f"is not valid JSON (line {exc.lineno}, column {exc.colno})"
         raise InvalidEvent([("body", reason)]) from None
+    except _NotJson as exc:
+        raise InvalidEvent([("body", str(exc))]) from None
     except RecursionError:
         raise InvalidEvent([("body", f"nests deeper than {MAX_DEPTH} levels")]) from None
-    return validate_event(document)
+    except ValueError:  # an integer longer than Python's 4300-digit conversion limit
+        raise InvalidEvent([("body", "holds a number too long to read")]) from None
+
+
+class _NotJson(Exception):
+    """Text Python's decoder accepts but RFC 8259 does not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"holds {name}, which is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _NotJson("holds a number too large for a double")
+    return number
 
 
 def validate_event(document: object) -> RegistrationEvent:
     """Validate an already-decoded JSON document. Raises `InvalidEvent`."""
     if not isinstance(document, dict):
         raise InvalidEvent([("body", "must be a JSON object")])
-    bad_text = _first_invalid_text(document, "")
+    bad_text = _first_invalid_text(document, ())
     if bad_text is not None:
         raise InvalidEvent([(bad_text, "contains an unpaired UTF-16 surrogate")])
     version = document.get("schema_version")
@@ -164,7 +211,7 @@ def _field_errors(exc: ValidationError) -> list[tuple[str, str]]:
     # pydantic's `msg` describes the expectation, not the input; `input` is dropped.
     errors = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        field = ".".join(str(part) for part in error["loc"]) or "body"
+        field = schema_path(tuple(str(part) for part in error["loc"]))
         errors.append((field, _reason(error["type"], error["msg"])))
     return errors
 
@@ -175,25 +222,43 @@ def _reason(error_type: str, message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _first_invalid_text(value: object, path: str, depth: int = 0) -> str | None:
-    """Path of the first string (key or value) that cannot be encoded as UTF-8."""
+_PARTS: dict[str, type[BaseModel]] = {
+    "tenant": Tenant, "user": User, "connection": Connection, "request": Request,
+}  # fmt: skip
+
+
+def schema_path(parts: tuple[str, ...]) -> str:
+    """The deepest schema field on `parts`: "user.user_metadata", never a sender's own key.
+
+    Problem answers and failure records name fields; a metadata key may be an email.
+    """
+    if not parts or parts[0] not in RegistrationEvent.model_fields:
+        return "body"
+    part = _PARTS.get(parts[0])
+    if part is not None and len(parts) > 1 and parts[1] in part.model_fields:
+        return f"{parts[0]}.{parts[1]}"
+    return parts[0]
+
+
+def _first_invalid_text(value: object, parts: tuple[str, ...], depth: int = 0) -> str | None:
+    """Schema path of the first string (key or value) that cannot be encoded as UTF-8."""
     if depth > MAX_DEPTH:
-        raise InvalidEvent([(path, f"nests deeper than {MAX_DEPTH} levels")])
+        raise InvalidEvent([(schema_path(parts), f"nests deeper than {MAX_DEPTH} levels")])
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return path or "body"
+            return schema_path(parts)
         return None
     if isinstance(value, dict):
         for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
+            child = (*parts, str(key))
             found = _first_invalid_text(key, child) or _first_invalid_text(item, child, depth + 1)
             if found is not None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _first_invalid_text(item, f"{path}.{index}", depth + 1)
+            found = _first_invalid_text(item, (*parts, str(index)), depth + 1)
             if found is not None:
                 return found
     return None

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from shared import columns, keys
-from shared.events import RegistrationEvent
+from shared.events import DEFAULT_SOURCE, RegistrationEvent
 from shared.tablestore import Entity, KeyRange, TableStore
 
 MAIN_PARTITIONS = KeyRange("u", "v")  # every registration entity, never the index
@@ -57,6 +57,8 @@ class Registration(BaseModel):
     schema_version: int
     payload_hash: str
     delivery_count: int
+    source: str = DEFAULT_SOURCE  # which path reported it (payload `source`)
+    trace_id: str | None = None  # the W3C trace the message travelled in
 
     @classmethod
     def from_event(
@@ -68,6 +70,7 @@ class Registration(BaseModel):
         received_at: datetime,
         processed_at: datetime,
         delivery_count: int,
+        trace_id: str | None = None,
     ) -> Registration:
         """The row an event becomes."""
         user, connection, request = event.user, event.connection, event.request
@@ -90,6 +93,8 @@ class Registration(BaseModel):
             schema_version=event.schema_version,
             payload_hash=event.payload_hash(),
             delivery_count=delivery_count,
+            source=event.origin,
+            trace_id=trace_id,
         )
 
     @property
@@ -130,6 +135,15 @@ class Registration(BaseModel):
 
 
 _JSON_COLUMNS = frozenset({"user_metadata", "app_metadata"})
+# What a signup says about the user (merged across copies), as opposed to its keys and
+# provenance (which copy won, when, how): see `shared.writes.merge`.
+PAYLOAD_FIELDS = tuple(
+    name
+    for name in Registration.model_fields
+    if name not in {"tenant_id", "user_id", "created_at"}
+    and name not in {"message_id", "correlation_id", "received_at", "processed_at"}
+    and name not in {"schema_version", "payload_hash", "delivery_count", "source", "trace_id"}
+)
 _USER_COLUMNS = frozenset(
     {
         "email", "email_verified", "phone_number", "phone_verified", "username", "name",
@@ -162,13 +176,28 @@ class RegistrationReader:
         ]
 
     def list(
-        self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        *,
+        verify: bool = False,
     ) -> Iterator[Registration]:
-        """Registrations with `since <= created_at < until`, oldest first.
+        """Registrations with `since <= created_at < until`, oldest first, each user once.
 
         One partition-range query over the time index: only the hour buckets
-        in the window are read, never the registration partitions.
+        in the window are read, never the registration partitions. A user whose
+        created_at changed keeps an index entry under the old time only while a
+        write is in flight (the writer removes it before it returns); a listing
+        still yields each user at most once, the first entry in time order.
+        `verify=True` also point-reads each hit's entity and skips entries whose
+        created_at no longer matches it (one GET per row: exact, but slower).
         """
+        return itertools.islice(self._list(since, until, verify=verify), limit)
+
+    def _list(
+        self, since: datetime | None, until: datetime | None, *, verify: bool
+    ) -> Iterator[Registration]:
         partitions = KeyRange(
             "t" + keys.hour_bucket(since) if since else INDEX_PARTITIONS.start,
             "t" + keys.hour_bucket(until) + "." if until else INDEX_PARTITIONS.stop or "u",
@@ -181,7 +210,19 @@ class RegistrationReader:
                 entities, key=lambda entity: entity["PartitionKey"][:11]
             )
         )
-        return map(Registration.from_entity, itertools.islice(ordered, limit))
+        seen: set[tuple[str, str]] = set()
+        for entity in ordered:
+            pointer = (str(entity.get("main_pk", "")), str(entity.get("main_rk", "")))
+            if pointer in seen or (verify and not self._is_current(entity, pointer)):
+                continue
+            seen.add(pointer)
+            yield Registration.from_entity(entity)
+
+    def _is_current(self, index_entity: Entity, pointer: tuple[str, str]) -> bool:
+        found = self._store.get(*pointer)
+        return found is not None and found.entity.get("created_at") == index_entity.get(
+            "created_at"
+        )
 
     def iter_all(self) -> Iterator[Registration]:
         """Every registration (a full scan of the registration partitions, for export)."""

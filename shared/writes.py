@@ -6,24 +6,37 @@ with If-Match only when the incoming version is greater. Whatever the order
 of duplicate, concurrent or replayed deliveries, the table converges to the
 entity of the greatest version, and there is exactly one per (tenant, user).
 
-The time-index entity (a full copy under time-bucket keys) is written the
-same way after the main entity, so a crash between the two is repaired by the
-redelivery; an index entry left behind by a changed `created_at` is named on
-the main entity (`superseded_index_*`) and deleted, also on redelivery.
+Copies of one signup from several paths (`source`: the Action, first login,
+Event Streams, the reconciler) are merged field by field (`merge`): a copy
+never blanks a field another copy stored; between two non-null values the
+newer copy's wins. The main entity remembers, in `filled_versions`, which
+fields came from an older copy and its version, so the merge gives the same
+row in any delivery order.
+
+The time-index entity (a full copy under time-bucket keys) is written from
+the main entity just written, then the main entity is read again: if another
+writer changed it in between, the index is written again from it, and an
+entry left under an older created_at is deleted. An index entry left behind
+by a changed `created_at` is also named on the main entity
+(`superseded_index_*`) and deleted, on redelivery after a crash too.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from shared import keys
 from shared.errors import EntityExists, ETagMismatch, StorageUnavailable
-from shared.registrations import Registration
+from shared.registrations import PAYLOAD_FIELDS, Registration
 from shared.tablestore import Entity, StoredEntity, TableStore
 
 MAX_CONFLICT_ROUNDS = 8
+FILLED_COLUMN = "filled_versions"  # JSON {field: version of the copy it came from}
+SUPERSEDED = ("superseded_index_pk", "superseded_index_rk")
 
 
 class WriteOutcome(enum.StrEnum):
@@ -33,6 +46,7 @@ class WriteOutcome(enum.StrEnum):
     UPDATED = "updated"  # replaced an older version
     UNCHANGED = "unchanged"  # the same version was already stored (duplicate delivery)
     STALE = "stale"  # a newer version is stored; the incoming event was older and ignored
+    MERGED = "merged"  # an older copy of the same signup filled fields the stored row lacked
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,61 @@ def _index_of(entity: Entity) -> tuple[str, str]:
     return index_keys(Registration.from_entity(entity))
 
 
+def filled_of(entity: Entity) -> dict[str, str]:
+    """The `filled_versions` column of a stored entity ({} when absent)."""
+    text = entity.get(FILLED_COLUMN)
+    return {} if not text else dict(json.loads(str(text)))
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A registration plus the versions of the fields it took from older copies."""
+
+    registration: Registration
+    filled: dict[str, str]
+
+    @classmethod
+    def of(cls, entity: Entity) -> Copy:
+        return cls(Registration.from_entity(entity), filled_of(entity))
+
+    def field_version(self, field: str) -> str:
+        return self.filled.get(field, self.registration.version)
+
+    def to_entity(self, partition_key: str, row_key: str) -> Entity:
+        entity = self.registration.to_entity(partition_key, row_key)
+        if self.filled:
+            entity[FILLED_COLUMN] = json.dumps(self.filled, sort_keys=True)
+        return entity
+
+
+def merge(a: Copy, b: Copy) -> Copy:
+    """The row two copies make together (commutative, associative, idempotent).
+
+    Another signup (a different created_at) replaces the row whole: the newer
+    version wins. Copies of the same signup keep the newer copy's provenance
+    and, per payload field, the non-null value of the copy with the newer
+    version for that field.
+    """
+    winner, loser = (a, b) if a.registration.version >= b.registration.version else (b, a)
+    if winner.registration.created_at != loser.registration.created_at:
+        return winner
+    values: dict[str, Any] = {}
+    filled: dict[str, str] = {}
+    for field in PAYLOAD_FIELDS:
+        candidates = [
+            (copy.field_version(field), getattr(copy.registration, field))
+            for copy in (winner, loser)
+            if getattr(copy.registration, field) is not None
+        ]
+        if not candidates:
+            continue
+        version, value = max(candidates, key=lambda candidate: candidate[0])
+        values[field] = value
+        if version != winner.registration.version:
+            filled[field] = version
+    return Copy(winner.registration.model_copy(update=values), filled)
+
+
 class RegistrationWriter:
     """Writes registrations idempotently to a `TableStore`."""
 
@@ -101,39 +170,78 @@ class RegistrationWriter:
         self._store = store
 
     def save(self, registration: Registration) -> WriteOutcome:
-        """Store `registration` unless an equal or newer version is already there."""
-        new_index = index_keys(registration)
+        """Store `registration` (merged with any copy already stored); see the module docstring."""
+        main = main_keys(registration)
+        incoming = Copy(registration, {})
+        outcome, written = self._write_main(incoming, main)
+        self._write_index(written, main)
+        return outcome
 
-        def supersede(entity: Entity, current: Entity) -> Entity:
-            old_index = _index_of(current)
-            if old_index == new_index:
-                return entity
-            pk, rk = old_index
-            return {**entity, "superseded_index_pk": pk, "superseded_index_rk": rk}
+    def _write_main(self, incoming: Copy, main: tuple[str, str]) -> tuple[WriteOutcome, Copy]:
+        """CAS the merged row into the main entity; returns the outcome and the row now stored."""
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            try:
+                self._store.insert(incoming.to_entity(*main))
+            except EntityExists:
+                pass
+            else:
+                return WriteOutcome.CREATED, incoming
+            current = self._store.get(*main)
+            if current is None:  # deleted in between: try the insert again
+                continue
+            stored = Copy.of(current.entity)
+            merged = merge(stored, incoming)
+            outcome = _outcome(incoming.registration.version, stored.registration.version)
+            if merged == stored:
+                return outcome, stored
+            if outcome is WriteOutcome.STALE:
+                outcome = WriteOutcome.MERGED
+            try:
+                replacement = self._with_superseded(merged, current.entity, main)
+                self._store.replace(replacement, current.etag)
+            except ETagMismatch:
+                continue
+            return outcome, merged
+        raise StorageUnavailable(f"lost {MAX_CONFLICT_ROUNDS} write races in a row")
 
-        result = put_if_newer(
-            self._store, registration.to_entity(*main_keys(registration)), supersede
-        )
-        if result.outcome is WriteOutcome.STALE:
-            return result.outcome
-        put_if_newer(self._store, {**registration.to_entity(*new_index), **_pointer(registration)})
-        self._delete_superseded(result, new_index)
-        return result.outcome
+    @staticmethod
+    def _with_superseded(merged: Copy, current: Entity, main: tuple[str, str]) -> Entity:
+        entity = merged.to_entity(*main)
+        old_index = _index_of(current)
+        if old_index != index_keys(merged.registration):
+            entity.update(zip(SUPERSEDED, old_index, strict=True))
+        elif SUPERSEDED[0] in current:  # still to clean up after a crash: keep the note
+            entity.update({name: current[name] for name in SUPERSEDED})
+        return entity
 
-    def _delete_superseded(self, result: WriteResult, new_index: tuple[str, str]) -> None:
-        previous = result.previous
-        if previous is None:
+    def _write_index(self, written: Copy, main: tuple[str, str]) -> None:
+        """Make the index entry match the main entity, even when another writer raced us."""
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            index = index_keys(written.registration)
+            pointer = {"main_pk": main[0], "main_rk": main[1]}
+            self._store.upsert({**written.to_entity(*index), **pointer})
+            current = self._store.get(*main)
+            if current is None:  # erased meanwhile: the entry we wrote must not outlive it
+                self._store.delete(*index)
+                return
+            now = Copy.of(current.entity)
+            if now == written:
+                self._delete_superseded(current.entity, index)
+                return
+            if index_keys(now.registration) != index:
+                self._store.delete(*index)
+            written = now
+        raise StorageUnavailable(f"lost {MAX_CONFLICT_ROUNDS} index races in a row")
+
+    def _delete_superseded(self, current: Entity, index: tuple[str, str]) -> None:
+        if SUPERSEDED[0] not in current:
             return
-        if result.outcome is WriteOutcome.UPDATED:
-            stale = _index_of(previous)
-        elif "superseded_index_pk" in previous:  # a redelivery after a crash mid-update
-            stale = (str(previous["superseded_index_pk"]), str(previous["superseded_index_rk"]))
-        else:
-            return
-        if stale != new_index:
+        stale = (str(current[SUPERSEDED[0]]), str(current[SUPERSEDED[1]]))
+        if stale != index:
             self._store.delete(*stale)
 
 
-def _pointer(registration: Registration) -> Entity:
-    pk, rk = main_keys(registration)
-    return {"main_pk": pk, "main_rk": rk}
+def _outcome(incoming_version: str, stored_version: str) -> WriteOutcome:
+    if incoming_version == stored_version:
+        return WriteOutcome.UNCHANGED
+    return WriteOutcome.UPDATED if incoming_version > stored_version else WriteOutcome.STALE
