@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     reconcile_state_table: str = Field(default="reconcilestate", alias="RECONCILE_STATE_TABLE")
     tombstones_table: str = Field(default="tombstones", alias="TOMBSTONES_TABLE")
     app_audit_table: str = Field(default="apperasures", alias="APP_AUDIT_TABLE")
+    # Tracing: spans as JSON lines here when set (the local stack); OpenTelemetry to
+    # Application Insights when the connection string is set (Azure).
+    localdev_trace_file: str | None = Field(default=None, alias="LOCALDEV_TRACE_FILE")
+    applicationinsights_connection_string: str | None = Field(
+        default=None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
+    )
 
     @property
     def auth0_events_tokens(self) -> list[str]:
