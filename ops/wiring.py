@@ -17,16 +17,20 @@ from typing import Any
 from azure.data.tables import TableClient, TableServiceClient
 from azure.servicebus import ServiceBusClient
 
+from events.rejections import RejectionLog
 from ops.audit.record import AuditTrail
 from ops.audit.table import TableAuditStore
 from ops.audit.who import entra_operator, local_operator
 from ops.deadletters.servicebus import ServiceBusDeadLetterQueue
 from ops.errors import OpsError
 from shared.clients import build_service_bus_client, build_table_service_client, credential
+from shared.dead_letters import ServiceBusDeadLetterSweeper
+from shared.erasure import Eraser
 from shared.failures import FailureLog
 from shared.registrations import RegistrationReader
 from shared.settings import Settings, SettingsError, load_settings
 from shared.tablestore import AzureTableStore
+from shared.tombstones import TombstoneStore
 
 DEFAULT_LOCAL_SETTINGS = Path("local.settings.json")
 
@@ -116,12 +120,28 @@ class Wiring:
     @cached_property
     def failures(self) -> FailureLog:
         """The processor's failure log (FAILURES_TABLE), read by `dlq list` and `dlq show`."""
-        return FailureLog(AzureTableStore(self.table(self.settings.failures_table)))
+        return FailureLog(self.failures_store)
+
+    @cached_property
+    def failures_store(self) -> AzureTableStore:
+        """FAILURES_TABLE: failure records and rejected Event Streams deliveries."""
+        return AzureTableStore(self.table(self.settings.failures_table))
 
     @cached_property
     def reader(self) -> RegistrationReader:
         """The registrations reader (REGISTRATIONS_TABLE)."""
         return RegistrationReader(self.registrations_store)
+
+    @cached_property
+    def eraser(self) -> Eraser:
+        """Erases a user everywhere the pipeline keeps data (`registrations erase`)."""
+        settings = self.settings
+        tombstones = TombstoneStore(AzureTableStore(self.table(settings.tombstones_table)))
+        sweeper = ServiceBusDeadLetterSweeper(self.servicebus, settings.registrations_queue)
+        # Event Streams keeps deliveries it could not use in FAILURES_TABLE: they hold user ids.
+        rejections = RejectionLog(self.failures_store, settings.auth0_tenant_id)
+        others = {"event_stream_rejections": rejections}
+        return Eraser(self.registrations_store, tombstones, self.failures, sweeper, others)
 
     @cached_property
     def registrations_store(self) -> AzureTableStore:

@@ -22,7 +22,7 @@ from ops.cli.options import (
     selection_from_flags,
 )
 from ops.cli.output import Output, create_private_file, json_line
-from ops.cli.views import DLQ_COLUMNS, show_report
+from ops.cli.views import DLQ_COLUMNS, marked, show_report
 from ops.deadletters import read
 from ops.deadletters.actions import ActionContext, ActionReport, ReplayPolicy, plan_replay
 from ops.deadletters.actions import purge as purge_letters
@@ -48,7 +48,8 @@ def dlq_list(
         queue = wiring.dead_letter_queue
         errors = read.RecordedErrors(wiring.failures)
         rows = read.list_dead_letters(queue, errors, reason, limit, error)
-        output.rows(rows, DLQ_COLUMNS, title=f"dead letters of {queue.queue_name}")
+        shown = rows if output.json_mode else map(marked, rows)
+        output.rows(shown, DLQ_COLUMNS, title=f"dead letters of {queue.queue_name}")
 
 
 @app.command("show")
@@ -60,7 +61,8 @@ def dlq_show(
     """Everything about one dead letter, body pretty-printed."""
     with session(ctx, json_output) as (wiring, output):
         letter = read.find(wiring.dead_letter_queue, sequence_number)
-        output.record(read.detail(letter, read.RecordedErrors(wiring.failures)))
+        row = read.detail(letter, read.RecordedErrors(wiring.failures))
+        output.record(row if output.json_mode else marked(row))
 
 
 @app.command("replay")

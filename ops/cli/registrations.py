@@ -1,4 +1,4 @@
-"""`ops registrations get|list|export`."""
+"""`ops registrations get|list|export|erase`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from ops.cli.context import session
 from ops.cli.options import ForceFlag, JsonFlag, TenantOption
 from ops.cli.output import create_private_file
 from ops.durations import parse_timestamp
+from ops.erasure import erase_user
 from ops.errors import OpsError, UsageProblem
 
-app = typer.Typer(help="Read registrations from the table.")
+app = typer.Typer(help="Read, export and erase registrations.")
+ERASE_COLUMNS = ("tenant_id", "entities", "index_entries", "failures", "dead_letters", "action_id")
 
 
 @app.command("get")
@@ -77,3 +79,22 @@ def registrations_export(
                 target.close()
         if out:
             output.record({"exported": count, "out": str(out), "format": export_format})
+
+
+@app.command("erase")
+def registrations_erase(
+    ctx: typer.Context,
+    user_id: str,
+    tenant: TenantOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Required: erasing is final.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Erase a user everywhere (row, index, failure records, dead letters; tombstoned), audited."""
+    if not yes:
+        raise UsageProblem("erase deletes the user's data for good: add --yes")
+    with session(ctx, json_output) as (wiring, output):
+        tenants = [tenant] if tenant else sorted({r.tenant_id for r in wiring.reader.get(user_id)})
+        if not tenants:
+            raise OpsError(f"no registration for user {user_id!r}: name the tenant with --tenant")
+        rows = [erase_user(wiring.eraser, wiring.audit, t, user_id) for t in tenants]
+        output.rows(rows, ERASE_COLUMNS, title="erased")

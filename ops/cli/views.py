@@ -28,6 +28,14 @@ AUDIT_COLUMNS = (
     "message_ids",
 )
 DRY_RUN_ROWS_SHOWN = 50
+UNAVAILABLE_MARK = "(unavailable: FAILURES_TABLE cannot be read)"
+
+
+def marked(row: dict[str, object]) -> dict[str, object]:
+    """A dead-letter row for the human view: a recorded error that could not be read says so."""
+    if row.get("last_error_unavailable"):
+        return {**row, "last_error": UNAVAILABLE_MARK}
+    return row
 
 
 def show_report(output: Output, report: ActionReport) -> None:

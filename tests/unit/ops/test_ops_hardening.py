@@ -23,6 +23,7 @@ from ops.cli import app as cli
 from ops.errors import OpsError, UsageProblem
 from ops.ingest_client import HttpEventPoster, synthetic_event
 from ops.registrations import export
+from shared.errors import StorageUnavailable
 from shared.failures import ProcessingFailure
 from shared.registrations import Registration
 from tests.unit.ops.ops_fakes import START, letter
@@ -349,3 +350,56 @@ def test_audit_list_shows_the_apps_own_erasures_beside_the_operators_rows(
         ("purge", "tester@host"),
         ("erase", "app:processor"),
     ]
+
+
+# ---- degrade, don't fail ----------------------------------------------------
+
+
+class DownFailureLog:
+    def get(self, message_id: str) -> None:
+        raise StorageUnavailable("ServiceRequestError: Connection refused")
+
+    def clear(self, message_id: str) -> None:
+        raise StorageUnavailable("ServiceRequestError: Connection refused")
+
+
+@pytest.fixture
+def tables_down(fake_wiring: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def wiring(*args: Any, **kwargs: Any) -> FakeWiring:
+        made = FakeWiring(*args, **kwargs)
+        made.failures = DownFailureLog()  # type: ignore[assignment]
+        return made
+
+    monkeypatch.setattr(cli, "Wiring", wiring)
+
+
+@pytest.mark.usefixtures("tables_down")
+def test_dlq_reads_show_the_brokers_reason_and_mark_the_recorded_error_unavailable(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "dlq", "list", "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["dead_letter_reason"] for r in rows] == ["MaxDeliveryCountExceeded"] * 3
+    assert all(r["last_error"] is None and r["last_error_unavailable"] for r in rows)
+
+    code, out, err = run(capsys, "dlq", "list")
+    assert code == 0, err
+    assert "unavailable" in out
+
+    code, out, err = run(capsys, "dlq", "show", "2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["last_error_unavailable"] is True
+
+    code, out, err = run(capsys, "dlq", "export", "--out", str(tmp_path / "dlq.jsonl"))
+    assert code == 0, err
+    assert len((tmp_path / "dlq.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.usefixtures("tables_down")
+def test_filtering_on_an_unreadable_error_refuses_rather_than_guess(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "dlq", "list", "--error", "storage")
+    assert code == 1
+    assert "cannot be read" in err
