@@ -8,10 +8,11 @@ must stay within what a Standard Service Bus message can carry.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from ingest.service import MAX_BODY_BYTES
-from tests.infra.bicep import BicepTree, app_settings
+from tests.infra.bicep import REPO, BicepTree, app_settings
 
 HOST_DEFAULT_BYTES = 100 * 1024 * 1024
 SERVICE_BUS_STANDARD_MESSAGE_BYTES = 256 * 1024
@@ -42,3 +43,10 @@ def test_the_limit_is_above_the_ingest_contract_and_far_below_the_host_default(
 def test_main_does_not_override_the_documented_default(bicep: Callable[[str], BicepTree]) -> None:
     params = bicep("main.bicep").tree["modules"]["functionApp"]["config"]["params"]
     assert "requestBodySizeLimitBytes" not in params
+
+
+def test_the_local_stack_enforces_the_same_limit(bicep: Callable[[str], BicepTree]) -> None:
+    # The local host mirrors Azure: the example settings carry the deployed value.
+    example = json.loads((REPO / "local.settings.example.json").read_text(encoding="utf-8"))
+    parameter = bicep("app/function.bicep").tree["parameters"]["requestBodySizeLimitBytes"]
+    assert example["Values"]["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] == str(parameter["default"])
