@@ -16,6 +16,18 @@ class TokenRejected(Exception):
     """The token is malformed, expired, or not signed with the emulator's key."""
 
 
+def token_text(body: object) -> str:
+    """The put-token request body as text; TokenRejected when it is not a UTF-8 string."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, bytes):
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TokenRejected("the token is not UTF-8 text") from None
+    raise TokenRejected("the put-token body must be a string")
+
+
 def validate_sas_token(
     token: str, now: float, key_name: str = SAS_KEY_NAME, key: str = SAS_KEY_VALUE
 ) -> str:
@@ -37,6 +49,7 @@ def validate_sas_token(
         raise TokenRejected("token has expired")
     to_sign = f"{quote_plus(fields['sr'])}\n{expiry}".encode()
     expected = base64.b64encode(hmac.new(key.encode(), to_sign, hashlib.sha256).digest()).decode()
-    if not hmac.compare_digest(expected, fields["sig"]):
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a client may send any text.
+    if not hmac.compare_digest(expected.encode(), fields["sig"].encode("utf-8", "replace")):
         raise TokenRejected("signature does not match the shared access key")
     return fields["sr"]

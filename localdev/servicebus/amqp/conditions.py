@@ -6,6 +6,7 @@ INTERNAL_ERROR = "amqp:internal-error"
 NOT_IMPLEMENTED = "amqp:not-implemented"
 NOT_ALLOWED = "amqp:not-allowed"
 DECODE_ERROR = "amqp:decode-error"
+INVALID_FIELD = "amqp:invalid-field"  # a section holds a value of a type it does not allow
 MESSAGE_SIZE_EXCEEDED = "amqp:link:message-size-exceeded"  # -> MessageSizeExceededError
 MESSAGE_LOCK_LOST = "com.microsoft:message-lock-lost"  # -> MessageLockLostError
 MESSAGE_NOT_FOUND = "com.microsoft:message-not-found"  # -> MessageNotFoundError

@@ -31,7 +31,7 @@ from proton import (
 
 from localdev.servicebus.amqp import conditions
 from localdev.servicebus.amqp.addresses import parse_address
-from localdev.servicebus.amqp.auth import TokenRejected, validate_sas_token
+from localdev.servicebus.amqp.auth import TokenRejected, token_text, validate_sas_token
 from localdev.servicebus.amqp.codec import DecodeError
 from localdev.servicebus.amqp.consumers import Consumers
 from localdev.servicebus.amqp.management import handle as handle_management
@@ -42,6 +42,7 @@ from localdev.servicebus.amqp.requests import (
     encode_reply,
     status_properties,
 )
+from localdev.servicebus.amqp.validation import InvalidField
 from localdev.servicebus.broker import (
     Broker,
     BrokerError,
@@ -218,6 +219,8 @@ class ClientConnection:
             delivery.update(Delivery.ACCEPTED)
         except MessageTooLarge as exc:
             self._reject(delivery, conditions.MESSAGE_SIZE_EXCEEDED, str(exc))
+        except InvalidField as exc:
+            self._reject(delivery, conditions.INVALID_FIELD, f"The message is refused: {exc}")
         except DecodeError as exc:
             self._reject(delivery, conditions.DECODE_ERROR, f"The message is not valid AMQP: {exc}")
         except EntityNotFound as exc:
@@ -243,12 +246,9 @@ class ClientConnection:
         request = self._accept_request(delivery, raw)
         if request is None:
             return
-        token = request.body.decode() if isinstance(request.body, bytes) else request.body
         status, description = 202, "Accepted"
         try:
-            if not isinstance(token, str):
-                raise TokenRejected("the put-token body must be a string")
-            validate_sas_token(token, self.broker.clock.now())
+            validate_sas_token(token_text(request.body), self.broker.clock.now())
             self.authorized = True
         except TokenRejected as exc:
             status, description = 401, f"InvalidSignature: {exc}"
@@ -286,18 +286,22 @@ class ClientConnection:
     # ------------------------------------------------------------- consumers
     def deliver(self, link: Any, message: StoredMessage) -> None:
         """Push one message (already locked or removed by the broker) down a consumer link."""
+        # Render before the delivery exists: a message that cannot be rendered raises
+        # here with the link untouched, and the pump dead-letters it.
         if link.receive_and_delete:
+            encoded = render(message)
             delivery = link.delivery(struct.pack(">Q", next(_tags)))
-            link.send(render(message))
+            link.send(encoded)
             link.advance()
             delivery.settle()
             return
         token = message.lock_token
         assert token is not None
+        encoded = render(message, locked_until=message.locked_until)
         delivery = link.delivery(token.bytes_le)
         delivery.lock_token = token
         delivery.handled = False
-        link.send(render(message, locked_until=message.locked_until))
+        link.send(encoded)
         link.advance()
 
     def _outcome(self, link: Any, delivery: Any) -> None:

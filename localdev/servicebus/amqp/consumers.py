@@ -14,10 +14,15 @@ as a receive call is active again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from localdev.servicebus.broker import Broker, StoredMessage
+from localdev.servicebus.broker import Broker, LockLost, StoredMessage
+
+log = logging.getLogger("localdev.servicebus")
+
+UNRENDERABLE_REASON = "MessageNotRenderable"
 
 
 class Consumers:
@@ -72,7 +77,10 @@ class Consumers:
                     if message is None:
                         next_round = []
                         break
-                    self._send(link, message)
+                    try:
+                        self._send(link, message)
+                    except Exception as exc:  # one bad record must not stop the loop
+                        self._unrenderable(path, message, exc)
                     if link.credit > 0:
                         next_round.append(link)
                 ready = next_round
@@ -80,3 +88,23 @@ class Consumers:
             for link in links:
                 if link.drain_mode and link.credit > 0:
                     link.drained()
+
+    def _unrenderable(self, path: str, message: StoredMessage, exc: Exception) -> None:
+        """Take a message that cannot be sent out of circulation, saying where it went."""
+        token = message.lock_token
+        outcome = "dropped"
+        if token is not None:
+            try:
+                self._broker.dead_letter(path, token, UNRENDERABLE_REASON, str(exc)[:200])
+                outcome = "dead-lettered"
+            except LockLost:  # already a dead letter: nowhere further to go
+                self._broker.complete(path, token)
+        log.error(
+            "%s: message sequence=%d id=%r cannot be rendered (%s: %s); %s",
+            path,
+            message.sequence_number,
+            message.message_id,
+            type(exc).__name__,
+            exc,
+            outcome,
+        )

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from localdev.servicebus.amqp.codec import DecodeError, decode, skip
+from localdev.servicebus.amqp.validation import check_section
 from localdev.servicebus.broker.messages import IncomingMessage, MessageState, StoredMessage
 
 HEADER, DELIVERY_ANNOTATIONS, MESSAGE_ANNOTATIONS, PROPERTIES, APPLICATION_PROPERTIES = (
@@ -137,6 +138,7 @@ def _parse(raw: bytes, sections: list[Section]) -> IncomingMessage:
     annotations = b""
     bare_start = len(raw)
     for section in sections:
+        check_section(raw, section.code, section.value_start, section.end)
         if section.code == HEADER:
             header, _ = decode(raw, section.value_start)
             if isinstance(header, list) and len(header) > 2 and isinstance(header[2], int):
@@ -153,6 +155,22 @@ def _parse(raw: bytes, sections: list[Section]) -> IncomingMessage:
     return IncomingMessage(
         payload=payload, message_id=message_id, time_to_live=ttl, scheduled_enqueue_time=scheduled
     )
+
+
+def check_stored_payload(payload: bytes) -> None:
+    """Raise DecodeError unless `payload` is a stored message `render` can re-emit.
+
+    Used when a data directory is loaded, so a corrupt record is quarantined
+    at start-up instead of failing when a receiver gets it.
+    """
+    try:
+        sections = split_sections(payload)
+        if sections[0].code < MESSAGE_ANNOTATIONS:
+            raise DecodeError("a stored message has no header or delivery annotations")
+        for section in sections:
+            check_section(payload, section.code, section.value_start, section.end)
+    except (IndexError, struct.error, RecursionError) as exc:
+        raise DecodeError(f"malformed message: {exc}") from None
 
 
 def _message_id_text(value: object) -> str:

@@ -137,7 +137,10 @@ class AmqpServer:
                 self._guarded(client, client.process_events)
             if not self.consumers.has_work():
                 return
-            self.consumers.pump()
+            try:
+                self.consumers.pump()
+            except Exception:  # a broker bug must cost one pump round, never the whole emulator
+                log.exception("consumer pump failed; continuing")
 
     def _guarded(self, client: ClientConnection, action: Callable[[], object]) -> None:
         if client.closed:
