@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from localdev.servicebus.amqp.message_format import check_stored_payload
 from localdev.servicebus.amqp.server import AmqpServer
 from localdev.servicebus.broker import (
     Broker,
@@ -57,7 +58,11 @@ def main(argv: list[str]) -> int:
         print(f"servicebus: bad config: {exc}", file=sys.stderr)
         return 2
     try:
-        store: Store = SqliteStore(args.data_dir) if args.data_dir else MemoryStore()
+        store: Store = (
+            SqliteStore(args.data_dir, payload_check=check_stored_payload)
+            if args.data_dir
+            else MemoryStore()
+        )
     except Exception as exc:  # unreadable directory, corrupt database
         print(f"servicebus: cannot open data dir {args.data_dir}: {exc}", file=sys.stderr)
         return 2
