@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 from reconciler import mapping
 from reconciler.listing import list_users
 from reconciler.management import UserSearch
+from reconciler.prefetch import Prefetch
 from reconciler.windows import Window, to_ms
 from shared.errors import InvalidEvent
 from shared.failures import FailureLog
@@ -35,6 +37,10 @@ from shared.retries import INGEST_PUBLISH_RETRY
 from shared.tombstones import TombstoneChecker
 
 log = logging.getLogger(__name__)
+
+# Users of one window checked and sent at once: table lookups and sends are I/O bound,
+# and the publisher keeps one sender per concurrent send (up to its pool of 16).
+WORKERS = 8
 
 
 class DeadLetterIds(Protocol):
@@ -89,6 +95,7 @@ class Reconciler:
     tenant_id: str
     send_fields: frozenset[str] = field(default_factory=frozenset)
     monotonic: Callable[[], float] = time.monotonic
+    workers: int = WORKERS
 
     def run(
         self,
@@ -102,15 +109,17 @@ class Reconciler:
         """Reconcile `[since, until)`; stop between windows once `deadline` (monotonic) passes."""
         report = ReconcileReport(since=since, until=until, dry_run=dry_run)
         dead_letters = self.dead_letter_ids()
-        for window, users in list_users(self.search, Window.between(since, until)):
-            self._reconcile_window(window, users, dead_letters, report)
-            report.windows += 1
-            report.complete_until = window.end
-            if on_window is not None:
-                on_window(report)
-            if deadline is not None and self.monotonic() >= deadline and window.end < until:
-                report.stopped_early = True
-                break
+        listing = Prefetch(list_users(self.search, Window.between(since, until)))
+        with listing as windows, ThreadPoolExecutor(self.workers) as pool:
+            for window, users in windows:
+                self._reconcile_window(window, users, dead_letters, report, pool)
+                report.windows += 1
+                report.complete_until = window.end
+                if on_window is not None:
+                    on_window(report)
+                if deadline is not None and self.monotonic() >= deadline and window.end < until:
+                    report.stopped_early = True
+                    break
         log.info("reconcile run", extra={"report": report.as_json()})
         return report
 
@@ -120,6 +129,7 @@ class Reconciler:
         users: Iterable[dict[str, Any]],
         dead_letters: set[str],
         report: ReconcileReport,
+        pool: ThreadPoolExecutor,
     ) -> None:
         stored = {
             registration.user_id: to_ms(registration.created_at)
