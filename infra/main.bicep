@@ -108,6 +108,16 @@ param httpPerInstanceConcurrency int = 16
 @description('Service Bus tier: Standard suffices for the 1M signups/hour design peak; Premium beyond it (docs/capacity.md).')
 param serviceBusSku string = 'Standard'
 
+@allowed([
+  1
+  2
+  4
+  8
+  16
+])
+@description('Premium messaging units (ignored on Standard); size by the namespace CPU metric, see docs/capacity.md.')
+param serviceBusPremiumMessagingUnits int = 1
+
 @description('Give the app Azure Service Bus Data Owner on the queue so the scale controller\'s target-based scaler can read its message count (see infra/app/access.bicep).')
 param serviceBusScaleMonitoring bool = true
 
@@ -184,6 +194,10 @@ module serviceBus 'app/servicebus.bicep' = {
     tags: tags
     queueName: registrationsQueueName
     namespaceTier: serviceBusSku
+    premiumMessagingUnits: serviceBusPremiumMessagingUnits
+    // The largest queue each tier allows: 5 GB is 15 minutes of backlog at the
+    // 10M/hour peak, 80 GB four hours (docs/capacity.md).
+    maxSizeInMegabytes: (serviceBusSku == 'Premium') ? 81920 : 5120
   }
 }
 

@@ -33,7 +33,7 @@ param premiumMessagingUnits int = 1
 
 @minValue(1024)
 @maxValue(81920)
-@description('Queue size cap in MB. Standard allows 1024-5120 (5 GB: about 2.5 hours of backlog at the 1M signups/hour peak with ~2 KB messages); Premium up to 81920.')
+@description('Queue size cap in MB. Standard allows 1024-5120 (5 GB: 15 minutes of backlog at the 10M signups/hour peak with ~2 KB messages); Premium up to 81920.')
 param maxSizeInMegabytes int = 5120
 
 var namespaceSku = namespaceTier == 'Premium' ? {

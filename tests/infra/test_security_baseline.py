@@ -119,3 +119,14 @@ def test_outputs_are_upper_snake_and_include_what_the_docs_use(
         "TABLES_SERVICE_URI",
         "INGEST_URL",
     } <= outputs.keys()
+
+
+def test_service_bus_queue_size_follows_the_tier(bicep: Callable[[str], BicepTree]) -> None:
+    # 5 GB is Standard's ceiling (15 minutes of backlog at the design peak);
+    # Premium allows 80 GB, and the capacity plan counts on it.
+    params = bicep("main.bicep").tree["modules"]["serviceBus"]["config"]["params"]
+    size = params["maxSizeInMegabytes"]["operator"]
+    assert size["type"] == "conditional"
+    assert size["operands"]["true_value"] == 81920
+    assert size["operands"]["false_value"] == 5120
+    assert params["premiumMessagingUnits"] == "serviceBusPremiumMessagingUnits"
