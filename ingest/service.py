@@ -28,6 +28,7 @@ from shared.publisher import OutgoingMessage, RegistrationPublisher
 from shared.retries import INGEST_PUBLISH_RETRY, RetryPolicy
 from shared.settings import SettingsError
 from shared.signing import Verifier
+from shared.tracing import NO_TRACER, TraceContext, Tracer
 
 MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 5
@@ -84,20 +85,29 @@ def is_json(content_type: str | None) -> bool:
 
 
 def build_message(
-    event: RegistrationEvent, correlation_id: str, received_at: datetime
+    event: RegistrationEvent,
+    correlation_id: str,
+    received_at: datetime,
+    trace: TraceContext | None = None,
 ) -> OutgoingMessage:
-    """The Service Bus message for a validated event (DESIGN: the message contract)."""
+    """The Service Bus message for a validated event (docs/pipeline.md: the message).
+
+    With `trace`, the message carries it as `traceparent` and `Diagnostic-Id`.
+    """
+    properties: dict[str, str | int] = {
+        "schema_version": event.schema_version,
+        "tenant": event.tenant_id,
+        "correlation_id": correlation_id,
+        "received_at": keys.iso(received_at),
+    }
+    if trace is not None:
+        properties |= {"traceparent": trace.traceparent, "Diagnostic-Id": trace.traceparent}
     return OutgoingMessage(
         body=event.canonical_json(),
         message_id=registration_id(event.tenant_id, event.user_id, event.user.created_at),
         correlation_id=correlation_id,
         subject=EVENT_TYPE,
-        application_properties={
-            "schema_version": event.schema_version,
-            "tenant": event.tenant_id,
-            "correlation_id": correlation_id,
-            "received_at": keys.iso(received_at),
-        },
+        application_properties=properties,
     )
 
 
@@ -111,15 +121,34 @@ class IngestService:
         policy: RetryPolicy = INGEST_PUBLISH_RETRY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._verifier = verifier
         self._publisher = publisher
         self._policy = policy
         self._clock = clock
         self._sleep = sleep
+        self._tracer = tracer
 
     def handle(self, request: IngestRequest, correlation_id: str) -> IngestResponse:
-        """Answer one request (raises only for the unexpected: the caller answers 500)."""
+        """Answer one request (raises only for the unexpected: the caller answers 500).
+
+        One span continues the caller's `traceparent` (or starts a trace); its
+        child around the publish is the parent the message carries.
+        """
+        parent = TraceContext.parse(request.header("traceparent"))
+        with self._tracer.span("ingest", parent) as span:
+            event = self._accept(request)
+            span.set(user_id=event.user_id, tenant_id=event.tenant_id, source=event.origin)
+            with self._tracer.span("ingest.publish", span.context) as publish:
+                message = build_message(event, correlation_id, self._clock(), publish.context)
+                publish.set(message_id=message.message_id)
+                self._policy.retrying(sleep=self._sleep)(self._publisher.publish, message)
+            span.set(message_id=message.message_id, status=202)
+        return IngestResponse(202, {"id": message.message_id, "status": "accepted"})
+
+    def _accept(self, request: IngestRequest) -> RegistrationEvent:
+        """Size, media type, signature, then schema: the checks in that order."""
         if content_length_too_large(request.header("content-length")):
             raise PayloadTooLarge("Content-Length over the limit")
         if len(request.body) > MAX_BODY_BYTES:
@@ -131,10 +160,7 @@ class IngestService:
         except UnicodeDecodeError:
             raise InvalidEvent([("body", "is not UTF-8 text")]) from None
         self._verifier.verify(text, request.headers)
-        event = parse_event(text)
-        message = build_message(event, correlation_id, self._clock())
-        self._policy.retrying(sleep=self._sleep)(self._publisher.publish, message)
-        return IngestResponse(202, {"id": message.message_id, "status": "accepted"})
+        return parse_event(text)
 
 
 def respond(service: Callable[[], IngestService], request: IngestRequest) -> IngestResponse:

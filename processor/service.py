@@ -10,6 +10,11 @@ dead-letter after MaxDeliveryCount):
   table on first use (that happens inside the write): tenacity within the delivery;
   when the budget is spent, record the last error and raise (-> redelivery).
 - anything else: record it and raise. Nothing is ever swallowed into a completion.
+
+The body's `type` decides the path: "user.registered" is handled here,
+"user.deleted" by the `deletions` handler (`processor.deletions`), with the
+same rules. Each delivery is a span in the trace the message carries
+(`traceparent`), and the row stores that trace's id.
 """
 
 from __future__ import annotations
@@ -19,18 +24,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import tenacity
 
-from shared.errors import PermanentError
-from shared.events import RegistrationEvent, parse_event
+from shared.errors import InvalidEvent, PermanentError
+from shared.events import RegistrationEvent, load_json, validate_event
 from shared.failures import FailureLog, ProcessingFailure
 from shared.ids import new_correlation_id
 from shared.log import log_outcome
 from shared.registrations import Registration
 from shared.retries import PROCESSOR_TABLE_RETRY, RetryPolicy
+from shared.tracing import NO_TRACER, TraceContext, Tracer
 from shared.writes import RegistrationWriter, WriteOutcome
+
+DELETION_TYPE = "user.deleted"
 
 logger = logging.getLogger("processor")
 
@@ -52,6 +60,12 @@ class IncomingMessage:
             if (key.decode("utf-8", "replace") if isinstance(key, bytes) else key) == name:
                 return value
         return None
+
+    def trace_parent(self) -> TraceContext | None:
+        """The trace the message travels in (`traceparent`, else `Diagnostic-Id`)."""
+        return TraceContext.parse(self.property("traceparent")) or TraceContext.parse(
+            self.property("Diagnostic-Id")
+        )
 
     def correlation(self) -> str:
         """The event's correlation id: the property ingest set, else the system one."""
@@ -77,6 +91,12 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+class DeletionHandler(Protocol):
+    """Handles a "user.deleted" delivery (records its own failures; raises to abandon)."""
+
+    def process(self, message: IncomingMessage) -> object: ...
+
+
 class RegistrationProcessor:
     """Turns one message into at most one table write, or a recorded failure and a raise."""
 
@@ -87,15 +107,36 @@ class RegistrationProcessor:
         policy: RetryPolicy = PROCESSOR_TABLE_RETRY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        deletions: Callable[[], DeletionHandler] | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._writer = writer
         self._failures = failures
         self._policy = policy
         self._clock = clock
         self._sleep = sleep
+        # Built on first use (it needs clients creations do not). Without one, a deletion
+        # fails validation like any unknown type: recorded, then dead-lettered.
+        self._deletions = deletions
+        self._tracer = tracer
 
-    def process(self, message: IncomingMessage) -> WriteOutcome:
-        """Process one delivery; raises to make the host abandon it."""
+    def process(self, message: IncomingMessage) -> WriteOutcome | None:
+        """Process one delivery (None for a deletion); raises to make the host abandon it."""
+        document = _decode(message.body)  # parsed once: the type picks the path
+        kind = document.get("type") if isinstance(document, dict) else None
+        deletions = self._deletions if kind == DELETION_TYPE else None
+        name = "processor.delete" if deletions else "processor"
+        with self._tracer.span(name, message.trace_parent(), message_id=message.message_id) as span:
+            span.set(delivery_count=message.delivery_count)
+            if deletions is not None:
+                deletions().process(message)
+                return None
+            outcome = self._register(message, document, span.context.trace_id)
+            span.set(outcome=outcome.value)
+            return outcome
+
+    def _register(self, message: IncomingMessage, document: object, trace_id: str) -> WriteOutcome:
         started = time.monotonic()
         correlation_id = message.correlation()
         fields: dict[str, Any] = {
@@ -105,7 +146,9 @@ class RegistrationProcessor:
         }
         event: RegistrationEvent | None = None
         try:
-            event = parse_event(message.body)
+            if isinstance(document, InvalidEvent):
+                raise document
+            event = validate_event(document)
             registration = Registration.from_event(
                 event,
                 message_id=message.message_id,
@@ -113,6 +156,7 @@ class RegistrationProcessor:
                 received_at=message.received_at(self._clock()),
                 processed_at=self._clock(),
                 delivery_count=message.delivery_count,
+                trace_id=trace_id,
             )
             outcome = self._save(registration, fields)
         except Exception as exc:
@@ -195,6 +239,16 @@ class RegistrationProcessor:
                 logger, "failure-log", level=logging.WARNING, outcome="not-cleared",
                 error_type=type(exc).__name__, **fields,
             )  # fmt: skip
+
+
+def _decode(body: bytes) -> object:
+    """The body as JSON, or the `InvalidEvent` saying why not (raised later, and recorded)."""
+    try:
+        return load_json(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return InvalidEvent([("body", "is not UTF-8 text")])
+    except InvalidEvent as exc:
+        return exc
 
 
 def _ms(started: float) -> float:

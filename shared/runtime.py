@@ -37,6 +37,7 @@ from shared.registrations import RegistrationReader
 from shared.settings import Settings, SettingsError, load_settings
 from shared.signing import RefusingVerifier, SignatureVerifier, Verifier
 from shared.tablestore import AzureTableStore, TableStore
+from shared.tracing import Tracer, build_tracer
 from shared.writes import RegistrationWriter
 
 if TYPE_CHECKING:
@@ -146,6 +147,14 @@ class AppContext:
         return ServiceBusPublisher(self.service_bus_client, self.settings.registrations_queue)
 
     @lazy
+    def tracer(self) -> Tracer:
+        """Spans to LOCALDEV_TRACE_FILE and/or Application Insights, as configured."""
+        settings = self.settings
+        return build_tracer(
+            settings.localdev_trace_file, settings.applicationinsights_connection_string
+        )
+
+    @lazy
     def webhook_verifier(self) -> Verifier:
         """WEBHOOK_SECRET's verifier, or one refusing every request when the secret is bad.
 
@@ -165,7 +174,7 @@ class AppContext:
         """The ingest role's service."""
         from ingest.service import IngestService
 
-        return IngestService(self.webhook_verifier, self.publisher)
+        return IngestService(self.webhook_verifier, self.publisher, tracer=self.tracer)
 
     @lazy
     def processor(self) -> RegistrationProcessor:
@@ -176,7 +185,12 @@ class AppContext:
         # The processor's writes never bring an erased signup back (see processor.deletions).
         registrations = self.table_store(self.settings.registrations_table)
         writer = TombstoneAwareWriter(registrations, self.tombstones)
-        return RegistrationProcessor(writer, self.failure_log)
+        return RegistrationProcessor(
+            writer,
+            self.failure_log,
+            deletions=lambda: self.deletion_processor,
+            tracer=self.tracer,
+        )
 
     @lazy
     def tombstones(self) -> TombstoneStore:
