@@ -23,6 +23,7 @@ from ops.audit.table import TableAuditStore
 from ops.audit.who import entra_operator, local_operator
 from ops.deadletters.servicebus import ServiceBusDeadLetterQueue
 from ops.errors import OpsError
+from ops.status.admin import AdminQueueCounter, build_admin_counter
 from shared.clients import build_service_bus_client, build_table_service_client, credential
 from shared.dead_letters import ServiceBusDeadLetterSweeper
 from shared.erasure import Eraser
@@ -93,6 +94,13 @@ class Wiring:
         queue = ServiceBusDeadLetterQueue(self.servicebus, self.settings.registrations_queue)
         self._closers.insert(0, queue)  # links close before their client
         return queue
+
+    @cached_property
+    def queue_counter(self) -> AdminQueueCounter:
+        """The queue's runtime counts through the Service Bus administration API (`status`)."""
+        counter = build_admin_counter(self.settings)
+        self._closers.append(counter)
+        return counter
 
     @cached_property
     def audit(self) -> AuditTrail:

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     applicationinsights_connection_string: str | None = Field(
         default=None, alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
     )
+    # `ops status`: the management (HTTPS) endpoint when it is not the namespace itself
+    # (the local emulator serves it on a port of its own), and a PEM CA bundle to trust.
+    service_bus_admin_endpoint: str | None = Field(default=None, alias="SERVICEBUS_ADMIN_ENDPOINT")
+    service_bus_admin_ca_bundle: str | None = Field(
+        default=None, alias="SERVICEBUS_ADMIN_CA_BUNDLE"
+    )
 
     @property
     def auth0_events_tokens(self) -> list[str]:
