@@ -92,20 +92,20 @@ param reconcileSettleLagSeconds int = 120
 
 // FUNCTIONS_REQUEST_BODY_SIZE_LIMIT counts bytes of request BODY: the host
 // sets Kestrel MaxRequestBodySize per request; headers have their own limits
-// and never count. Unset, the host buffers up to 100 MiB before the ingest
-// check of 64 KiB can answer. 256 KiB is:
-//   - above the ingest contract (64 KiB), so ingest still answers its own
-//     problem+json 413 just past it;
-//   - above the largest Auth0 user an Event Streams delivery can carry (a
-//     10 KB profile limit plus a temporary 10x allowance), so such a delivery
-//     reaches the app and is answered 2xx and kept, instead of a host 413
-//     that Auth0 counts toward disabling the stream;
-//   - the Standard tier message ceiling (256 KB): nothing larger could be
-//     enqueued anyway.
+// and never count. Unset, the host buffers up to 100 MiB before any function
+// can answer. 512 KiB is strictly above every route's own limit, so each
+// route still answers a body just past its limit itself:
+//   - ingest (64 KiB): its problem+json 413;
+//   - Event Streams (256 KiB, a Standard message): a 2xx that keeps the
+//     delivery for operators, instead of a host 413 that Auth0 counts
+//     toward disabling the stream (an Auth0 user is at most a 10 KB profile
+//     plus a temporary 10x allowance, far below either limit);
+// while a request of any size costs an instance at most 512 KiB per
+// concurrent request (8 MiB at 16) instead of 100 MiB.
 @minValue(65536)
-@maxValue(262144)
+@maxValue(1048576)
 @description('Largest request body in bytes the Functions host accepts (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT); see the comment on the setting.')
-param requestBodySizeLimitBytes int = 262144
+param requestBodySizeLimitBytes int = 524288
 
 @description('Application Insights connection string (not a credential: local auth is off).')
 param applicationInsightsConnectionString string
@@ -268,7 +268,7 @@ var appSettings = [
     name: 'RECONCILE_SETTLE_LAG_SECONDS'
     value: string(reconcileSettleLagSeconds)
   }
-  // Request body bytes the host accepts: why 256 KiB, see the parameter.
+  // Request body bytes the host accepts: why 512 KiB, see the parameter.
   {
     name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'
     value: string(requestBodySizeLimitBytes)

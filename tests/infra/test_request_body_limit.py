@@ -2,8 +2,9 @@
 
 The host reads the setting as a count of body bytes (Kestrel's per-request
 MaxRequestBodySize; headers never count) and otherwise buffers up to 100 MiB.
-The deployed value must never refuse what the ingest contract accepts, and
-must stay within what a Standard Service Bus message can carry.
+The deployed value must stay strictly above every route's own limit, so each
+route still answers a body just past it (ingest: a problem+json 413; Event
+Streams: a 2xx that keeps the delivery), and far below the host's default.
 """
 
 from __future__ import annotations
@@ -11,11 +12,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from events.service import MAX_DELIVERY_BYTES
 from ingest.service import MAX_BODY_BYTES
 from tests.infra.bicep import REPO, BicepTree, app_settings
 
 HOST_DEFAULT_BYTES = 100 * 1024 * 1024
-SERVICE_BUS_STANDARD_MESSAGE_BYTES = 256 * 1024
+ROUTE_LIMITS = {"ingest": MAX_BODY_BYTES, "auth0-events": MAX_DELIVERY_BYTES}
+
+
+def _parameter(bicep: Callable[[str], BicepTree]) -> dict[str, object]:
+    parameter: dict[str, object] = bicep("app/function.bicep").tree["parameters"][
+        "requestBodySizeLimitBytes"
+    ]
+    return parameter
 
 
 def test_the_limit_is_deployed_from_its_parameter(bicep: Callable[[str], BicepTree]) -> None:
@@ -28,16 +37,21 @@ def test_the_limit_is_deployed_from_its_parameter(bicep: Callable[[str], BicepTr
     }
 
 
-def test_the_limit_is_above_the_ingest_contract_and_far_below_the_host_default(
+def test_the_default_is_above_every_routes_own_limit(bicep: Callable[[str], BicepTree]) -> None:
+    default = _parameter(bicep)["default"]
+    assert isinstance(default, int)
+    for route, limit in ROUTE_LIMITS.items():
+        assert default > limit, f"the host would answer {route}'s bodies just past {limit} bytes"
+
+
+def test_every_allowed_value_keeps_ingest_reachable_and_bounds_buffering(
     bicep: Callable[[str], BicepTree],
 ) -> None:
-    parameter = bicep("app/function.bicep").tree["parameters"]["requestBodySizeLimitBytes"]
-    bounds = {d["type"]: d["argument"] for d in parameter["decorators"]}
-    # Then every value the template allows keeps ingest's own 413 reachable
+    decorators = _parameter(bicep)["decorators"]
+    assert isinstance(decorators, list)
+    bounds = {d["type"]: d["argument"] for d in decorators}
     assert bounds["min_value"] >= MAX_BODY_BYTES
-    # And no allowed value lets the host buffer more than one message's worth
-    assert bounds["max_value"] <= SERVICE_BUS_STANDARD_MESSAGE_BYTES < HOST_DEFAULT_BYTES
-    assert MAX_BODY_BYTES < parameter["default"] <= bounds["max_value"]
+    assert bounds["max_value"] <= 1024 * 1024 < HOST_DEFAULT_BYTES
 
 
 def test_main_does_not_override_the_documented_default(bicep: Callable[[str], BicepTree]) -> None:
@@ -48,5 +62,5 @@ def test_main_does_not_override_the_documented_default(bicep: Callable[[str], Bi
 def test_the_local_stack_enforces_the_same_limit(bicep: Callable[[str], BicepTree]) -> None:
     # The local host mirrors Azure: the example settings carry the deployed value.
     example = json.loads((REPO / "local.settings.example.json").read_text(encoding="utf-8"))
-    parameter = bicep("app/function.bicep").tree["parameters"]["requestBodySizeLimitBytes"]
-    assert example["Values"]["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] == str(parameter["default"])
+    default = _parameter(bicep)["default"]
+    assert example["Values"]["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"] == str(default)

@@ -38,6 +38,14 @@ NOT_DEPLOYED: dict[str, str] = {
         "points the reconciler at a local Auth0 stand-in (http://127.0.0.1:...); in "
         "Azure the Management API lives at https://AUTH0_DOMAIN, which is the default"
     ),
+    "SERVICEBUS_ADMIN_ENDPOINT": (
+        "`ops status` only, for the local emulator, which serves the administration "
+        "API on a port of its own; in Azure the namespace's host serves it"
+    ),
+    "SERVICEBUS_ADMIN_CA_BUNDLE": (
+        "`ops status` only: the CA of the local emulator's generated certificate; "
+        "Azure's certificates chain to public roots"
+    ),
 }
 
 # Settings named LOCALDEV_* belong to the local stack (its function key, the
