@@ -24,6 +24,8 @@ it imports nothing from `ops`.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,12 +46,15 @@ from shared import keys
 from shared.errors import InvalidEvent
 from shared.events import MAX_ID_LENGTH, Tenant, canonical_json
 from shared.failures import FailureLog
+from shared.log import log_outcome
 from shared.registrations import Registration
 from shared.tablestore import TableStore
 from shared.tombstones import TombstoneStore
 from shared.writes import index_keys
 
 DELETION_TYPE: Literal["user.deleted"] = "user.deleted"
+PRUNE_INTERVAL_SECONDS = 3600.0
+logger = logging.getLogger("erasure")
 
 
 class DeletedUser(BaseModel):
@@ -206,12 +211,15 @@ class Eraser:
         failures: FailureLog,
         dead_letters: DeadLetterSweeper,
         others: Mapping[str, UserRecords] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._registrations = registrations
         self._tombstones = tombstones
         self._failures = failures
         self._dead_letters = dead_letters
         self._others = dict(others or {})
+        self._monotonic = monotonic
+        self._last_prune: float | None = None
 
     def erase(self, tenant_id: str, user_id: str, deleted_at: datetime) -> ErasureResult:
         """Tombstone, then remove the entity, index, failure records and dead letters."""
@@ -224,7 +232,25 @@ class Eraser:
         dead_letters = self._dead_letters.remove(
             lambda body: belongs_to(body, tenant_id, user_id, up_to)
         )
+        self._prune_tombstones()
         return ErasureResult(up_to, entities, index_entries, failures, dead_letters, other)
+
+    def _prune_tombstones(self) -> None:
+        # Tombstone retention, enforced here at most once per PRUNE_INTERVAL per process: the
+        # scan is over the (small) tombstone table, and housekeeping never fails an erasure.
+        now = self._monotonic()
+        if self._last_prune is not None and now - self._last_prune < PRUNE_INTERVAL_SECONDS:
+            return
+        self._last_prune = now
+        try:
+            removed = self._tombstones.prune_expired()
+        except Exception as exc:
+            log_outcome(
+                logger, "tombstones-prune", level=logging.WARNING, outcome="failed",
+                error_type=type(exc).__name__,
+            )  # fmt: skip
+            return
+        log_outcome(logger, "tombstones-prune", outcome="pruned" if removed else "nothing-to-prune")
 
     def _erase_failures(self, tenant_id: str, user_id: str) -> int:
         mine = [

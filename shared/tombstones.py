@@ -15,8 +15,8 @@ Retention: `TOMBSTONE_RETENTION` (30 days) after the deletion, longer than any
 copy of an old signup can still arrive (queue TTL 14 days, Event Streams and
 Action retries within days, dead letters erased with the user, the reconciler
 only sees users Auth0 still has). Enforced on read: an expired tombstone counts
-as absent and is deleted when found; `prune_expired` removes the rest (a scan,
-for a schedule or an operator).
+as absent and is deleted when found; `prune_expired` removes the rest (a scan;
+every `shared.erasure.Eraser` runs it at most once an hour).
 """
 
 from __future__ import annotations

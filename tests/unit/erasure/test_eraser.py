@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from shared.erasure import UserDeletion, belongs_to, parse_deletion
+from shared.erasure import Eraser, UserDeletion, belongs_to, parse_deletion
 from shared.errors import InvalidEvent
 from shared.failures import ProcessingFailure
 from shared.registrations import INDEX_PARTITIONS, MAIN_PARTITIONS
 from shared.tablestore import KeyRange
-from shared.tombstones import subject_hash
+from shared.tombstones import TOMBSTONE_RETENTION, TombstoneStore, subject_hash
 from tests.unit.erasure.memory import T0, TENANT, ErasurePipeline, creation_body, deletion_body
 
 USER = "google-oauth2|1029"
@@ -140,3 +140,24 @@ def test_deletion_bodies_round_trip_and_bad_ones_name_the_field() -> None:
         parse_deletion(body.replace("2026-11-26T03:00:00.000Z", "soon"))
     assert caught.value.errors[0][0] == "deleted_at"
     assert "soon" not in str(caught.value)
+
+
+def test_an_erasure_prunes_expired_tombstones_at_most_once_an_hour() -> None:
+    pipeline = ErasurePipeline()
+    seconds = [0.0]
+    now = [T0]
+    tombstones = TombstoneStore(pipeline.tombstone_table, clock=lambda: now[0])
+    eraser = Eraser(
+        pipeline.registrations, tombstones, pipeline.failures, pipeline.dead_letters,
+        monotonic=lambda: seconds[0],
+    )  # fmt: skip
+    eraser.erase(TENANT, "auth0|old", T0)
+    now[0] = T0 + TOMBSTONE_RETENTION + timedelta(days=1)
+
+    eraser.erase(TENANT, "auth0|fresh", now[0])  # within the hour of the first prune
+    assert len(pipeline.tombstone_table) == 2
+
+    seconds[0] = 3601.0
+    eraser.erase(TENANT, "auth0|later", now[0])
+    assert len(pipeline.tombstone_table) == 2  # "old" pruned, "later" added
+    assert tombstones.deleted_at(TENANT, "auth0|fresh") == now[0]
