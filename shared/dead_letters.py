@@ -6,8 +6,12 @@ to find the selected sequence numbers, then receives in peek-lock mode in
 order: it completes each selected message and keeps every other one locked
 until the sweep ends, then abandons it (so it is not received twice in one
 sweep and stays as it was, apart from the broker's delivery count). The sweep
-stops when every selected message is gone or after `max_seconds`, well inside
-the one-minute lock. The app's identity needs Listen on the queue.
+stops when every selected message is gone. The whole sweep, peeking included,
+is bounded by `max_seconds` (40 s), inside the one-minute lock: a DLQ too large
+to peek in that time fails it with `QueueUnavailable`, so the erasure is
+retried and, failing that, its message is dead-lettered with that cause for
+an operator (who replays or purges the backlog first). The app's identity
+needs Listen on the queue.
 """
 
 from __future__ import annotations
@@ -51,12 +55,13 @@ class ServiceBusDeadLetterSweeper:
         the end (locked by someone else, or the sweep ran out of time), so the
         caller retries rather than reporting them erased.
         """
+        deadline = time.monotonic() + self._max_seconds
         try:
             with self._receiver() as receiver:
-                targets = self._find(receiver, selected)
+                targets = self._find(receiver, selected, deadline)
                 if not targets:
                     return 0
-                removed = self._complete(receiver, targets)
+                removed = self._complete(receiver, targets, deadline)
         except (AzureError, ServiceBusError, OSError) as exc:
             raise QueueUnavailable(f"{type(exc).__name__} from the dead-letter queue") from exc
         if removed < len(targets):
@@ -72,10 +77,14 @@ class ServiceBusDeadLetterSweeper:
         )
 
     @staticmethod
-    def _find(receiver: ServiceBusReceiver, selected: Callable[[bytes], bool]) -> set[int]:
+    def _find(
+        receiver: ServiceBusReceiver, selected: Callable[[bytes], bool], deadline: float
+    ) -> set[int]:
         targets: set[int] = set()
         next_sequence_number = 1
         while True:
+            if time.monotonic() > deadline:  # a huge DLQ: retried, then visible as a failure
+                raise QueueUnavailable("dead-letter queue too large to sweep within the budget")
             page = receiver.peek_messages(
                 max_message_count=PEEK_PAGE, sequence_number=next_sequence_number
             )
@@ -86,10 +95,10 @@ class ServiceBusDeadLetterSweeper:
                     targets.add(int(message.sequence_number or 0))
             next_sequence_number = max(int(m.sequence_number or 0) for m in page) + 1
 
-    def _complete(self, receiver: ServiceBusReceiver, targets: set[int]) -> int:
+    @staticmethod
+    def _complete(receiver: ServiceBusReceiver, targets: set[int], deadline: float) -> int:
         held: list[ServiceBusReceivedMessage] = []
         remaining = set(targets)
-        deadline = time.monotonic() + self._max_seconds
         try:
             while remaining and time.monotonic() < deadline:
                 batch = receiver.receive_messages(

@@ -17,6 +17,7 @@ from processor.service import IncomingMessage, RegistrationProcessor
 from shared.clients import build_service_bus_client
 from shared.dead_letters import ServiceBusDeadLetterSweeper
 from shared.erasure import Eraser
+from shared.errors import QueueUnavailable
 from shared.failures import FailureLog, ProcessingFailure
 from shared.registrations import INDEX_PARTITIONS, MAIN_PARTITIONS, RegistrationReader
 from shared.settings import Settings
@@ -125,3 +126,14 @@ def test_a_genuine_resignup_after_the_erasure_is_stored(erasure) -> None:  # typ
 
     (registration,) = RegistrationReader(tables["reg"]).get(ANA)
     assert registration.created_at == T0 + timedelta(days=3)
+
+
+def test_a_sweep_that_runs_out_of_time_fails_rather_than_claiming_success(erasure) -> None:  # type: ignore[no-untyped-def]
+    client, queue, *_ = erasure
+    dead_letter(client, queue, [creation_body(ANA, T0)])
+    sweeper = ServiceBusDeadLetterSweeper(client, queue, max_seconds=0.0)
+
+    with pytest.raises(QueueUnavailable):
+        sweeper.remove(lambda body: True)
+
+    assert dead_letter_bodies(client, queue) == [creation_body(ANA, T0)]
