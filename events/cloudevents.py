@@ -62,6 +62,8 @@ def read_delivery(body: bytes) -> StreamEvent | Ignored:
     user_id = user.get("user_id")
     if not isinstance(user_id, str) or not user_id.strip():
         raise Unusable("no data.object.user_id")
+    if not _is_unicode(user_id):
+        raise Unusable("data.object.user_id holds an unpaired UTF-16 surrogate")
     moment = parse_time(document.get("time"), "time")
     if kind == CREATED:  # read here too: the validator's UTC conversion can overflow
         parse_time(user.get("created_at"), "data.object.created_at")
@@ -100,3 +102,12 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # NaN / Infinity: not RFC 8259
+
+
+def _is_unicode(text: str) -> bool:
+    # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 key or body can carry.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

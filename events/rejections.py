@@ -121,11 +121,21 @@ def _best_effort_ids(text: str) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(document, dict):
         return None, None
-    event_type = document.get("type") if isinstance(document.get("type"), str) else None
     data = document.get("data")
     user = data.get("object") if isinstance(data, dict) else None
     user_id = user.get("user_id") if isinstance(user, dict) else None
-    return event_type, user_id if isinstance(user_id, str) and user_id else None
+    return _text(document.get("type")), _text(user_id)
+
+
+def _text(value: object) -> str | None:
+    """`value` if it is non-empty text a table can store (no lone surrogates), else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _from_entity(entity: Entity) -> RejectedDelivery:

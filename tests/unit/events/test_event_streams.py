@@ -152,6 +152,8 @@ def test_other_media_types_are_415(events: EventsHarness) -> None:
         (body(cloud_event(created_at="0001-01-01T00:00:00+01:00")), "data.object.created_at"),
         (body({**cloud_event("user.deleted"), "time": "soon"}), "time is not an ISO 8601"),
         (b" " * (256 * 1024 + 1), "body over 262144 bytes"),
+        (body(cloud_event("user.deleted", user_id="auth0|\ud800")), "unpaired UTF-16 surrogate"),
+        (body(cloud_event(user_id="auth0|\udfff")), "unpaired UTF-16 surrogate"),
     ],
 )
 def test_unusable_deliveries_are_answered_2xx_and_kept_with_their_cause(
