@@ -1,4 +1,4 @@
-// What pages an operator: one action group (email) and three alerts.
+// What pages an operator: one action group (email) and four alerts.
 //   - dead letters: the queue's DeadletteredMessages metric above 0, so a
 //     message that could not be stored is seen the moment it lands in the
 //     dead-letter queue, not when someone next runs `ops dlq list`;
@@ -6,7 +6,8 @@
 //     a configuration error, a bug): each one is a signup the Action may
 //     lose once its retries run out;
 //   - a spike of 401s: a secret rotated on one side only, or someone
-//     probing the endpoint with bad signatures.
+//     probing the endpoint with bad signatures;
+//   - Service Bus throttling: the namespace is at its tier's limit.
 // The two request alerts are log-search alerts on Application Insights'
 // `requests`, which records each invocation's HTTP status; the platform's
 // `requests/failed` metric would count every 4xx as a failure too.
@@ -90,6 +91,45 @@ resource deadLetterAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
           operator: 'GreaterThan'
           threshold: 0
           timeAggregation: 'Average'
+        }
+      ]
+    }
+    actions: [
+      {
+        actionGroupId: actionGroup.id
+      }
+    ]
+  }
+}
+
+// Standard tier throttling is the first limit the pipeline reaches as load
+// grows (docs/capacity.md): every throttled send is retried, and sustained
+// throttling turns into 503s from ingest.
+resource throttlingAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: 'alert-${namePrefix}-servicebus-throttled'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Service Bus throttled requests: the namespace is at its tier\'s limit; see docs/capacity.md (Premium, messaging units).'
+    severity: 2
+    enabled: true
+    scopes: [
+      serviceBusNamespaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'ThrottledRequests'
+          metricNamespace: 'Microsoft.ServiceBus/namespaces'
+          metricName: 'ThrottledRequests'
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Total'
         }
       ]
     }

@@ -82,16 +82,24 @@ def test_diagnostics_go_to_the_deployments_own_workspace_and_resources(
 # ----------------------------------------------------------------- alerts
 
 
+def _metric_alerts(
+    bicep: Callable[[str], BicepTree],
+) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Metric name -> (alert properties, its one criterion), for the namespace's alerts."""
+    found = {}
+    for alert in _alerts(bicep).resources_of_type("Microsoft.Insights/metricAlerts").values():
+        properties = alert["config"]["properties"]
+        assert properties["scopes"] == ["serviceBusNamespaceId"]
+        (criterion,) = properties["criteria"]["allOf"]
+        assert criterion["metricNamespace"] == "Microsoft.ServiceBus/namespaces"
+        found[criterion["metricName"]] = (properties, criterion)
+    return found
+
+
 def test_dead_letters_alert_on_the_queues_deadlettered_messages_above_zero(
     bicep: Callable[[str], BicepTree],
 ) -> None:
-    alerts = _alerts(bicep)
-    (alert,) = alerts.resources_of_type("Microsoft.Insights/metricAlerts").values()
-    properties = alert["config"]["properties"]
-    assert properties["scopes"] == ["serviceBusNamespaceId"]
-    (criterion,) = properties["criteria"]["allOf"]
-    assert criterion["metricNamespace"] == "Microsoft.ServiceBus/namespaces"
-    assert criterion["metricName"] == "DeadletteredMessages"
+    properties, criterion = _metric_alerts(bicep)["DeadletteredMessages"]
     assert criterion["operator"] == "GreaterThan"
     assert criterion["threshold"] == 0
     assert criterion["dimensions"] == [
@@ -107,6 +115,24 @@ def test_dead_letters_alert_on_the_queues_deadlettered_messages_above_zero(
             }
         }
     ]
+
+
+def test_service_bus_throttling_alerts_on_any_throttled_request(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    # The first limit reached as load grows (docs/capacity.md).
+    properties, criterion = _metric_alerts(bicep)["ThrottledRequests"]
+    assert (criterion["operator"], criterion["threshold"]) == ("GreaterThan", 0)
+    assert criterion["timeAggregation"] == "Total"
+    assert properties["actions"][0]["actionGroupId"]["operator"]["operands"]["operand_1"] == (
+        "actionGroup"
+    )
+
+
+def test_there_are_exactly_the_documented_metric_alerts(
+    bicep: Callable[[str], BicepTree],
+) -> None:
+    assert set(_metric_alerts(bicep)) == {"DeadletteredMessages", "ThrottledRequests"}
 
 
 def _query_alerts(bicep: Callable[[str], BicepTree]) -> dict[str, dict[str, Any]]:
