@@ -1,4 +1,4 @@
-"""`python -m localdev {servicebus,host,up}`: the local stack's entry points."""
+"""`python -m localdev {servicebus,host,auth0,up}`: the local stack's entry points."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ commands:
   servicebus   the Service Bus emulator (AMQP 1.0 on 127.0.0.1:5672)
   host         the local Functions host (function_app.py on 127.0.0.1:7071)
   auth0        the Auth0 stand-in (token + Management API user search on 127.0.0.1:4010)
-  up           Azurite + the emulator + the host, in the foreground
+  up           Azurite + the emulator + the Auth0 stand-in + the host, in the foreground
 """
 
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     elif command == "auth0":
         from localdev.auth0.cli import main as run
     elif command == "up":
-        from localdev.stack import main as run
+        from localdev.up import main as run
     else:
         print(f"localdev: unknown command {command!r}; try --help", file=sys.stderr)
         return 2

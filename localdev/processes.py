@@ -114,8 +114,12 @@ class ProcessExit:
     log_tail: str
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, when: str = "") -> str:
+        """`NAME exited with code N[ when]; its log ends with: ...`."""
         tail = f"; its log ends with:\n{self.log_tail}" if self.log_tail else ""
-        return f"{self.name} exited with code {self.code}{tail}"
+        return f"{self.name} exited with code {self.code}{when}{tail}"
 
 
 def python_command(*args: str) -> list[str]:
@@ -191,7 +195,7 @@ class ChildProcess:
         while pending:
             exited = self.exit_report()
             if exited is not None:
-                raise ProcessNotReady(f"{exited.name} exited before it was ready: {exited}")
+                raise ProcessNotReady(exited.describe(" before it was ready"))
             pending = [probe for probe in pending if not probe.met(self)]
             if not pending:
                 return

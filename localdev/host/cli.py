@@ -21,6 +21,7 @@ from localdev.host.config import (
     load_local_settings,
 )
 from localdev.host.discovery import discover_functions, load_app_module
+from localdev.host.http_server import BODY_LIMIT_SETTING, MAX_REQUEST_BODY_BYTES
 from localdev.host.invocation import configure_logging, log_event
 from localdev.host.runtime import LocalHost
 
@@ -56,6 +57,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def body_size_limit(settings: dict[str, str]) -> int:
+    """FUNCTIONS_REQUEST_BODY_SIZE_LIMIT in bytes (unset: the host's 100 MiB default)."""
+    raw = settings.get(BODY_LIMIT_SETTING, "").strip()
+    if not raw:
+        return MAX_REQUEST_BODY_BYTES
+    if not raw.isdigit() or int(raw) < 1:
+        raise StartupError(f"{BODY_LIMIT_SETTING} must be a positive number of bytes, not {raw!r}")
+    return int(raw)
+
+
 def build_host(args: argparse.Namespace) -> LocalHost:
     """Load settings, host.json and the app; raise StartupError for anything the user must fix."""
     kept = apply_app_settings(load_local_settings(args.settings), os.environ)
@@ -76,6 +87,7 @@ def build_host(args: argparse.Namespace) -> LocalHost:
             hint="set LOCALDEV_FUNCTION_KEY; function-level routes accept only the master key",
         )
     return LocalHost(
+        max_body_bytes=body_size_limit(settings),
         functions=functions,
         options=options,
         keys=keys,

@@ -42,7 +42,11 @@ class LocalHost:
         http_functions = [f for f in self.functions if isinstance(f, HttpFunction)]
         router = Router(self.options.route_prefix, http_functions)
         app = build_http_app(router, self.keys, invoker, self.max_body_bytes)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
+        # lingering_time=0: a refused body is never drained (read and thrown away) for seconds;
+        # the connection is closed once the answer is sent.
+        runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=self.shutdown_timeout, lingering_time=0
+        )
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()

@@ -64,10 +64,16 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float = 3
         return Answer(error.code, dict(error.headers), error.read())
 
 
+def event_id(event: dict) -> str:
+    """The message id the Action sends as webhook-id: tenant, user and creation time."""
+    user = event["user"]
+    return registration_id(event["tenant"]["id"], user["user_id"], user["created_at"])
+
+
 def post_signed(stack, event: dict) -> Answer:
     """POST the event as the Action does: function key + Standard Webhooks signature."""
     body = json.dumps(event)
-    msg_id = registration_id(event["tenant"]["id"], event["user"]["user_id"])
+    msg_id = event_id(event)
     now = datetime.now(UTC)
     headers = {
         "content-type": "application/json",
@@ -143,7 +149,7 @@ def test_signed_post_lands_in_the_table_and_a_duplicate_adds_nothing(stack):
     # When the Action posts a signed signup
     first = post_signed(stack, event)
     assert first.status == 202, first.body
-    assert first.json() == {"id": registration_id(TENANT, user_id), "status": "accepted"}
+    assert first.json() == {"id": event_id(event), "status": "accepted"}
     # Then it is stored
     (row,) = wait_stored(stack, user_id)
     assert row.user_id == user_id
@@ -203,7 +209,7 @@ def test_host_killed_mid_message_redelivers_and_stores_once(stack):
     event = new_event(user_id)
     stack.stop_azurite()
     assert post_signed(stack, event).status == 202
-    message_id = registration_id(TENANT, user_id)
+    message_id = event_id(event)
     deadline = time.monotonic() + 30
     while not any(
         line.get("message") == "invocation.started" and line.get("message_id") == message_id

@@ -2,10 +2,15 @@
 
 import asyncio
 import json
+import socket
+import time
 
 import aiohttp
+import psutil
+import pytest
 
 from tests.integration.host.conftest import FUNCTION_KEY, MASTER_KEY
+from tests.integration.host.test_servicebus import wait_for
 
 
 async def request(method, url, **kwargs):
@@ -89,22 +94,77 @@ async def test_function_error_is_500_and_logged(sample_host):
     assert "boom on purpose" in failed[0]["exception"]
 
 
-async def test_body_over_the_cap_is_413_while_streaming(sample_host):
-    host = sample_host()
+LIMIT = {"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "65536"}
 
-    async def chunks():
-        chunk = b"x" * (1024 * 1024)
-        for _ in range(101):  # 101 MiB without a Content-Length: chunked upload
-            yield chunk
 
-    status, _, _ = await request(
-        "POST", f"{host.url}/api/echo", data=chunks(), headers={"x-functions-key": FUNCTION_KEY}
+def body_limit_failures(host) -> list[dict]:
+    return [
+        line
+        for line in host.log_lines()
+        if line.get("message") == "invocation" and "Request body too large" in line.get("error", "")
+    ]
+
+
+def rss(pid: int) -> int:
+    return psutil.Process(pid).memory_info().rss
+
+
+def post_chunked(port: int, total: int, chunk: int = 64 * 1024) -> tuple[bytes, int]:
+    """POST `total` bytes chunked on a raw socket; (status line, bytes sent before the answer)."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"x-functions-key: " + FUNCTION_KEY.encode() + b"\r\n\r\n"
+        )
+        piece = f"{chunk:x}\r\n".encode() + b"x" * chunk + b"\r\n"
+        sock.setblocking(False)
+        answer = b""
+        while sent < total and not answer:
+            try:
+                answer = sock.recv(200)
+                break
+            except BlockingIOError:
+                pass
+            try:
+                sock.sendall(piece)
+                sent += chunk
+            except BlockingIOError:
+                time.sleep(0.01)  # the host is not reading: wait for its answer
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        sock.setblocking(True)
+        if not answer:
+            answer = sock.recv(200)
+    return answer.split(b"\r\n", 1)[0], sent
+
+
+def test_a_10_mb_body_over_a_64_kib_limit_is_refused_without_buffering(sample_host):
+    # Given a host whose FUNCTIONS_REQUEST_BODY_SIZE_LIMIT is 64 KiB
+    host = sample_host(LIMIT)
+    pid = host.process.process.pid
+    post_chunked(host.process.port, 128 * 1024)  # warm up the code path before measuring
+    before = rss(pid)
+    # When a client streams 10 MB (chunked: no Content-Length to refuse it up front)
+    status_line, _ = post_chunked(host.process.port, 10 * 1024 * 1024)
+    # Then the host answers as Azure does (the binding fails: 500, no invocation)
+    assert b" 500 " in status_line
+    failure = wait_for(
+        lambda: len(body_limit_failures(host)) == 2 and body_limit_failures(host), timeout=5
+    )[1]
+    # having read the limit plus at most aiohttp's read-ahead (its flow control pauses the
+    # socket a few hundred KiB ahead), far from the 10 MB, and without growing by the body
+    assert 65536 < failure["bytes_read"] <= 1024 * 1024
+    assert rss(pid) - before < 4 * 1024 * 1024
+    assert failure["function"] == "echo"
+    assert not any(
+        line.get("message") == "invocation" and line.get("outcome") == "succeeded"
+        for line in host.log_lines()
     )
-    assert status == 413
 
 
-async def test_declared_length_over_the_cap_is_413_at_once(sample_host):
-    host = sample_host()
+async def test_declared_length_over_the_limit_is_refused_before_reading(sample_host):
+    host = sample_host(LIMIT)
     reader, writer = await asyncio.open_connection(host.process.host, host.process.port)
     writer.write(
         b"POST /api/echo HTTP/1.1\r\nHost: x\r\nx-functions-key: "
@@ -113,8 +173,25 @@ async def test_declared_length_over_the_cap_is_413_at_once(sample_host):
     )
     await writer.drain()
     status_line = await asyncio.wait_for(reader.readline(), timeout=5)
+    # The connection is closed: the rest of the body is never drained.
+    assert await asyncio.wait_for(reader.read(), timeout=5) is not None
     writer.close()
-    assert b" 413 " in status_line
+    assert b" 500 " in status_line
+    assert body_limit_failures(host)[0]["bytes_read"] == 0
+
+
+async def test_a_body_at_the_limit_is_accepted(sample_host):
+    host = sample_host(LIMIT)
+    status, _, body = await request(
+        "POST", f"{host.url}/api/echo", data=b"x" * 65536, headers={"x-functions-key": FUNCTION_KEY}
+    )
+    assert status == 201
+    assert json.loads(body)["length"] == 65536
+
+
+def test_a_bad_limit_setting_stops_the_host(sample_host):
+    with pytest.raises(pytest.fail.Exception, match="FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be"):
+        sample_host({"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "64k"})
 
 
 async def test_sync_and_async_functions_run_concurrently(sample_host):

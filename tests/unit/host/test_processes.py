@@ -78,7 +78,7 @@ def test_exit_before_ready_names_the_child_its_code_and_log_tail():
     with pytest.raises(ProcessNotReady) as caught:
         child.start(timeout=10)
     message = str(caught.value)
-    assert "broken exited with code 3" in message
+    assert "broken exited with code 3 before it was ready; its log ends with:" in message
     assert "cannot open the data dir" in message
 
 

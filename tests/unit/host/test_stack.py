@@ -8,14 +8,13 @@ import pytest
 
 from localdev.ports import free_ports
 from localdev.servicebus.process import connection_string as emulator_connection_string
-from localdev.stack import (
-    LocalStack,
-    StackConfig,
-    StackError,
+from localdev.settings_file import (
+    SettingsFileError,
     ensure_local_settings,
     new_webhook_secret,
-    parse_args,
 )
+from localdev.stack import LocalStack, StackConfig, StackError
+from localdev.up import parse_args
 
 
 @pytest.fixture
@@ -36,24 +35,80 @@ def test_webhook_secret_is_whsec_and_32_random_bytes():
 
 def test_first_run_creates_private_settings_with_fresh_secrets(tmp_path, example):
     settings = tmp_path / "local.settings.json"
-    assert ensure_local_settings(settings, example) is True
+    update = ensure_local_settings(settings, example, auth0_port=4010)
+    assert (update.created, update.added) == (True, [])
     values = json.loads(settings.read_text())["Values"]
     assert values["OTHER"] == "x"
     assert values["WEBHOOK_SECRET"].startswith("whsec_")
     assert len(values["LOCALDEV_FUNCTION_KEY"]) >= 40
+    # The Auth0 stand-in's wiring: generated credentials, its URL, the local tenant
+    assert values["AUTH0_BASE_URL"] == "http://127.0.0.1:4010"
+    assert values["AUTH0_DOMAIN"] == "localdev.auth0.invalid"
+    assert values["AUTH0_TENANT_ID"] == "local-dev"
+    assert values["AUTH0_CLIENT_ID"].startswith("localdev-")
+    assert len(values["AUTH0_CLIENT_SECRET"]) >= 40
+    assert len(values["AUTH0_EVENTS_TOKEN"]) >= 32
+    assert values["SEND_FIELDS"] == "none"
+    assert values["LOCALDEV_TRACE_FILE"] == ".localdev/traces/spans.jsonl"
     assert stat.S_IMODE(settings.stat().st_mode) == 0o600
+    # Secrets are fresh per file
+    other = tmp_path / "other.json"
+    ensure_local_settings(other, example)
+    others = json.loads(other.read_text())["Values"]
+    for key in ("WEBHOOK_SECRET", "AUTH0_CLIENT_SECRET", "AUTH0_EVENTS_TOKEN", "AUTH0_CLIENT_ID"):
+        assert others[key] != values[key]
 
 
-def test_existing_settings_are_never_rewritten(tmp_path, example):
+def test_existing_settings_gain_missing_keys_and_keep_their_own(tmp_path, example):
+    # Given a file from an older checkout: its own secret, an empty key, no Auth0 keys
     settings = tmp_path / "local.settings.json"
-    settings.write_text('{"Values": {"WEBHOOK_SECRET": "mine"}}')
-    assert ensure_local_settings(settings, example) is False
-    assert settings.read_text() == '{"Values": {"WEBHOOK_SECRET": "mine"}}'
+    settings.write_text('{"IsEncrypted": false, "Values": {"WEBHOOK_SECRET": "mine", "OTHER": ""}}')
+    # When the stack starts
+    update = ensure_local_settings(settings, example)
+    # Then the missing keys are added and named, and what was there is untouched
+    values = json.loads(settings.read_text())["Values"]
+    assert update.created is False
+    assert set(update.added) == {
+        "LOCALDEV_FUNCTION_KEY",
+        "AUTH0_DOMAIN",
+        "AUTH0_CLIENT_ID",
+        "AUTH0_CLIENT_SECRET",
+        "AUTH0_TENANT_ID",
+        "AUTH0_BASE_URL",
+        "AUTH0_EVENTS_TOKEN",
+        "SEND_FIELDS",
+        "LOCALDEV_TRACE_FILE",
+    }
+    assert (values["WEBHOOK_SECRET"], values["OTHER"]) == ("mine", "")
+    assert len(values["AUTH0_CLIENT_SECRET"]) >= 40
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o600
+    # And a second run adds nothing and rewrites nothing
+    before = settings.read_text()
+    assert ensure_local_settings(settings, example).added == []
+    assert settings.read_text() == before
+
+
+def test_unreadable_settings_are_a_clear_error(tmp_path, example):
+    settings = tmp_path / "local.settings.json"
+    settings.write_text("{not json")
+    with pytest.raises(SettingsFileError, match="not readable JSON"):
+        ensure_local_settings(settings, example)
+    assert settings.read_text() == "{not json"
 
 
 def test_missing_example_is_a_clear_error(tmp_path):
-    with pytest.raises(StackError, match="example"):
+    with pytest.raises(SettingsFileError, match="example"):
         ensure_local_settings(tmp_path / "a.json", tmp_path / "missing.example.json")
+
+
+def test_the_project_example_holds_every_local_key():
+    from localdev.processes import ROOT
+
+    values = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
+    for key in ("AUTH0_BASE_URL", "AUTH0_TENANT_ID", "SEND_FIELDS", "LOCALDEV_TRACE_FILE"):
+        assert values[key]
+    # The local host enforces the same body limit as the deployment (Bicep's parameter)
+    assert int(values["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"]) >= 64 * 1024
 
 
 def test_default_ports_pass_the_file_through(tmp_path):
@@ -82,6 +137,17 @@ def test_other_ports_rewrite_the_endpoints_for_the_children(tmp_path):
     assert stack.effective_settings()["ServiceBusConnection"] == overrides["ServiceBusConnection"]
     assert json.loads(settings.read_text())["Values"]["ServiceBusConnection"] == "file"
     assert stack.ingest_url == "http://127.0.0.1:17071/api/registrations"
+
+
+def test_another_auth0_port_points_the_app_at_it_only_if_it_used_the_stand_in(tmp_path):
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps({"Values": {"AUTH0_BASE_URL": "http://127.0.0.1:4010"}}))
+    config = StackConfig(data_dir=tmp_path, settings_path=settings, auth0_port=14010)
+    assert LocalStack(config).endpoint_overrides()["AUTH0_BASE_URL"] == "http://127.0.0.1:14010"
+    # A file pointing at a real tenant is left alone
+    settings.write_text(json.dumps({"Values": {"AUTH0_BASE_URL": ""}}))
+    assert "AUTH0_BASE_URL" not in LocalStack(config).endpoint_overrides()
+    assert parse_args(["--auth0-port", "14010"]).auth0_port == 14010
 
 
 def test_parse_args_reads_the_three_azurite_ports(tmp_path):
