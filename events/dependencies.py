@@ -13,6 +13,7 @@ from shared.publisher import RegistrationPublisher
 from shared.secrets import check_secrets
 from shared.settings import Settings, SettingsError
 from shared.tablestore import TableStore
+from shared.tracing import Tracer
 
 logger = logging.getLogger("events")
 
@@ -24,6 +25,8 @@ class EventsParts(Protocol):
     def settings(self) -> Settings: ...
     @property
     def publisher(self) -> RegistrationPublisher: ...
+    @property
+    def tracer(self) -> Tracer: ...
     def table_store(self, table_name: str) -> TableStore: ...
 
 
@@ -50,6 +53,7 @@ def build_event_stream_service(parts: EventsParts) -> EventStreamService:
         parts.publisher,
         rejection_log(parts),
         selected_fields(settings.send_fields),
+        tracer=parts.tracer,
     )
 
 

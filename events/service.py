@@ -25,6 +25,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -52,6 +53,7 @@ from shared.ids import (
 from shared.log import log_outcome
 from shared.publisher import OutgoingMessage, PublishRejected, RegistrationPublisher
 from shared.retries import INGEST_PUBLISH_RETRY, RetryPolicy
+from shared.tracing import NO_TRACER, Span, TraceContext, Tracer
 
 MAX_DELIVERY_BYTES = 256 * 1024  # a Service Bus Standard message; Auth0 users are far smaller
 MEDIA_TYPES = frozenset({"application/json", "application/cloudevents+json"})
@@ -79,7 +81,9 @@ class EventStreamService:
         policy: RetryPolicy = INGEST_PUBLISH_RETRY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
+        self._tracer = tracer
         self._tokens = [token.encode("utf-8") for token in tokens]
         self._tenant_id = tenant_id
         self._publisher = publisher
@@ -90,28 +94,46 @@ class EventStreamService:
         self._sleep = sleep
 
     def handle(self, request: IngestRequest, correlation_id: str) -> IngestResponse:
-        """Answer one delivery (raises for 401/415/503 and the unexpected: see `respond`)."""
+        """Answer one delivery (raises for 401/415/503 and the unexpected: see `respond`).
+
+        An authenticated delivery is one span continuing the caller's
+        `traceparent` (or starting a trace); its child around the publish is
+        the parent the message carries, as ingest does.
+        """
         if not self._tokens or not self._tenant_id:
             raise NotConfigured("AUTH0_EVENTS_TOKEN or AUTH0_TENANT_ID")
         self._authenticate(request.header("authorization"))
         media_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
         if media_type not in MEDIA_TYPES:
             raise UnsupportedMediaType("not application/json or application/cloudevents+json")
+        parent = TraceContext.parse(request.header("traceparent"))
+        with self._tracer.span("event-stream", parent) as span:
+            answer = self._accept(request.body, self._tenant_id, correlation_id, span)
+            span.set(status=answer.status, outcome=str(answer.body["status"]))
+        return answer
+
+    def _accept(
+        self, body: bytes, tenant_id: str, correlation_id: str, span: Span
+    ) -> IngestResponse:
         received_at = self._clock()
-        if len(request.body) > MAX_DELIVERY_BYTES:
-            return self._keep(request.body, f"body over {MAX_DELIVERY_BYTES} bytes", received_at)
+        if len(body) > MAX_DELIVERY_BYTES:
+            return self._keep(body, f"body over {MAX_DELIVERY_BYTES} bytes", received_at)
         try:
-            event = read_delivery(request.body)
+            event = read_delivery(body)
             if isinstance(event, Ignored):
                 return IngestResponse(200, {"status": "ignored"})
-            message = self._message(event, self._tenant_id, correlation_id, received_at)
-            self._policy.retrying(sleep=self._sleep)(self._publisher.publish, message)
+            span.set(user_id=event.user_id, tenant_id=tenant_id, event_type=event.kind)
+            with self._tracer.span("event-stream.publish", span.context) as publish:
+                message = self._message(event, tenant_id, correlation_id, received_at)
+                message = _traced(message, publish.context)
+                publish.set(message_id=message.message_id)
+                self._policy.retrying(sleep=self._sleep)(self._publisher.publish, message)
         except Unusable as exc:
-            return self._keep(request.body, str(exc), received_at)
+            return self._keep(body, str(exc), received_at)
         except InvalidEvent as exc:
-            return self._keep(request.body, _object_fields(exc), received_at)
+            return self._keep(body, _object_fields(exc), received_at)
         except PublishRejected as exc:
-            return self._keep(request.body, f"Service Bus refused it: {exc}", received_at)
+            return self._keep(body, f"Service Bus refused it: {exc}", received_at)
         return IngestResponse(202, {"id": message.message_id, "status": "accepted"})
 
     def _authenticate(self, header: str | None) -> None:
@@ -159,6 +181,16 @@ class EventStreamService:
     def _keep(self, body: bytes, cause: str, received_at: datetime) -> IngestResponse:
         identifier = self._rejections.keep(body, cause, received_at)
         return IngestResponse(202, {"id": identifier, "status": "kept", "reason": cause})
+
+
+def _traced(message: OutgoingMessage, trace: TraceContext) -> OutgoingMessage:
+    """The message carrying `trace` as `traceparent` and `Diagnostic-Id` (what the SDKs read)."""
+    properties = {
+        **message.application_properties,
+        "traceparent": trace.traceparent,
+        "Diagnostic-Id": trace.traceparent,
+    }
+    return replace(message, application_properties=properties)
 
 
 def _object_fields(exc: InvalidEvent) -> str:

@@ -13,6 +13,7 @@ from ingest.service import IngestRequest
 from shared.publisher import InMemoryPublisher
 from shared.settings import Settings
 from shared.tablestore import InMemoryTableStore, TableStore
+from shared.tracing import NO_TRACER
 from tests.unit.events.conftest import TOKEN, body, cloud_event, headers
 
 
@@ -20,6 +21,7 @@ class Parts:
     def __init__(self, **values: str) -> None:
         self.settings = Settings.model_validate(values)
         self.publisher = InMemoryPublisher()
+        self.tracer = NO_TRACER
         self.stores: dict[str, InMemoryTableStore] = {}
 
     def table_store(self, table_name: str) -> TableStore:

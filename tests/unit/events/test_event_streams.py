@@ -12,6 +12,7 @@ from ingest.service import IngestRequest, IngestResponse
 from shared.erasure import parse_deletion
 from shared.events import parse_event
 from shared.ids import deletion_id, registration_id
+from shared.tracing import MemorySink, TraceContext, Tracer
 from tests.unit.events.conftest import (
     OLD_TOKEN,
     TENANT,
@@ -195,3 +196,23 @@ def test_queue_down_is_503_so_auth0_retries(events: EventsHarness) -> None:
     assert answer.status == 503
     assert events.publisher.attempts == 3
     assert list(events.rejections.iter_all()) == []
+
+
+def test_the_callers_trace_is_continued_and_carried_by_the_message() -> None:
+    sink = MemorySink()
+    harness = EventsHarness()
+    harness.service._tracer = Tracer(sink)
+    caller = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+
+    post(harness, body(cloud_event()), {**headers(), "traceparent": caller})
+
+    delivery, publish = sorted(sink.spans, key=lambda span: span.name)
+    assert delivery.name == "event-stream"
+    assert delivery.context.trace_id == "a" * 32
+    assert delivery.parent_span_id == "b" * 16
+    assert delivery.attributes["outcome"] == "accepted"
+    assert "email" not in json.dumps(delivery.attributes)
+    (message,) = harness.publisher.messages
+    carried = TraceContext.parse(message.application_properties["traceparent"])
+    assert carried == publish.context
+    assert message.application_properties["Diagnostic-Id"] == carried.traceparent
