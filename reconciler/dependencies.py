@@ -15,17 +15,16 @@ from azure.servicebus import ServiceBusClient
 
 from reconciler.checkpoint import CheckpointStore
 from reconciler.dead_letters import ServiceBusDeadLetterIds
+from reconciler.known import TableKnownProblems
 from reconciler.management import ManagementApiSearch, UserSearch, build_user_search
 from reconciler.mapping import parse_send_fields
 from reconciler.service import Reconciler
 from reconciler.throttle import RequestCeiling
 from shared.clients import build_service_bus_client, build_table_service_client
-from shared.failures import FailureLog
 from shared.publisher import ServiceBusPublisher
 from shared.registrations import RegistrationReader
 from shared.settings import Settings, SettingsError
 from shared.tablestore import AzureTableStore
-from shared.tombstones import TombstoneStore
 
 
 @dataclass
@@ -57,9 +56,11 @@ class ReconcilerParts:
             or build_user_search(settings, RequestCeiling(settings.reconcile_max_rps)),
             reader=RegistrationReader(store(settings.registrations_table)),
             publisher=ServiceBusPublisher(service_bus, settings.registrations_queue),
-            failures=FailureLog(store(settings.failures_table)),
-            dead_letter_ids=ServiceBusDeadLetterIds(service_bus, settings.registrations_queue),
-            tombstones=TombstoneStore(store(settings.tombstones_table)),
+            known_problems=TableKnownProblems(
+                ServiceBusDeadLetterIds(service_bus, settings.registrations_queue),
+                failures=store(settings.failures_table),
+                tombstones=store(settings.tombstones_table),
+            ),
             tenant_id=settings.auth0_tenant_id,
             send_fields=send_fields,
         )

@@ -7,6 +7,7 @@ are read with one time-index query (not one lookup per user). A user is then:
 - `skipped_dead_lettered` / `skipped_failed`: its message id is in the
   dead-letter queue or has a recorded processing failure (enqueuing it again on
   every sweep would only flood the dead-letter queue; an operator replays it);
+  both, and the tombstones, are read once per run (`reconciler.known`);
 - `skipped_tombstoned`: it was erased after this signup;
 - `enqueued` (or `would_enqueue` with `dry_run`).
 
@@ -22,31 +23,24 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from reconciler import mapping
+from reconciler.known import KnownProblems
 from reconciler.listing import list_users
 from reconciler.management import UserSearch
 from reconciler.prefetch import Prefetch
 from reconciler.windows import Window, to_ms
 from shared.errors import InvalidEvent
-from shared.failures import FailureLog
 from shared.publisher import RegistrationPublisher
 from shared.registrations import RegistrationReader
 from shared.retries import INGEST_PUBLISH_RETRY
-from shared.tombstones import TombstoneChecker
 
 log = logging.getLogger(__name__)
 
 # Users of one window checked and sent at once: table lookups and sends are I/O bound,
 # and the publisher keeps one sender per concurrent send (up to its pool of 16).
 WORKERS = 8
-
-
-class DeadLetterIds(Protocol):
-    """The message ids now in the dead-letter queue (read once per run)."""
-
-    def __call__(self) -> set[str]: ...
 
 
 @dataclass
@@ -89,9 +83,7 @@ class Reconciler:
     search: UserSearch
     reader: RegistrationReader
     publisher: RegistrationPublisher
-    failures: FailureLog
-    dead_letter_ids: DeadLetterIds
-    tombstones: TombstoneChecker
+    known_problems: Callable[[], KnownProblems]  # read once per run (see reconciler.known)
     tenant_id: str
     send_fields: frozenset[str] = field(default_factory=frozenset)
     monotonic: Callable[[], float] = time.monotonic
@@ -108,11 +100,11 @@ class Reconciler:
     ) -> ReconcileReport:
         """Reconcile `[since, until)`; stop between windows once `deadline` (monotonic) passes."""
         report = ReconcileReport(since=since, until=until, dry_run=dry_run)
-        dead_letters = self.dead_letter_ids()
+        known = self.known_problems()
         listing = Prefetch(list_users(self.search, Window.between(since, until)))
         with listing as windows, ThreadPoolExecutor(self.workers) as pool:
             for window, users in windows:
-                self._reconcile_window(window, users, dead_letters, report, pool)
+                self._reconcile_window(window, users, known, report, pool)
                 report.windows += 1
                 report.complete_until = window.end
                 if on_window is not None:
@@ -127,7 +119,7 @@ class Reconciler:
         self,
         window: Window,
         users: Iterable[dict[str, Any]],
-        dead_letters: set[str],
+        known: KnownProblems,
         report: ReconcileReport,
         pool: ThreadPoolExecutor,
     ) -> None:
@@ -136,38 +128,34 @@ class Reconciler:
             for registration in self.reader.list(since=window.start, until=window.end)
             if registration.tenant_id == self.tenant_id
         }
+        missing = []
         for user in users:
             report.scanned += 1
-            created = mapping.created_at(user)
-            if stored.get(str(user["user_id"])) == to_ms(created):
+            if stored.get(str(user["user_id"])) == to_ms(mapping.created_at(user)):
                 report.already_stored += 1
-                continue
-            self._consider(user, created, dead_letters, report)
+            else:
+                missing.append(user)
+        # Sends of one window run side by side; all finish before the next window counts.
+        for outcome in pool.map(lambda user: self._consider(user, known, report.dry_run), missing):
+            setattr(report, outcome, getattr(report, outcome) + 1)
 
-    def _consider(
-        self,
-        user: dict[str, Any],
-        created: datetime,
-        dead_letters: set[str],
-        report: ReconcileReport,
-    ) -> None:
+    def _consider(self, user: dict[str, Any], known: KnownProblems, dry_run: bool) -> str:
+        """Skip or enqueue one user the table lacks; the name of the count it adds to."""
         message_id = mapping.message_id(self.tenant_id, user)
-        if message_id in dead_letters:
-            report.skipped_dead_lettered += 1
-        elif self.failures.get(message_id) is not None:
-            report.skipped_failed += 1
-        elif self.tombstones.is_tombstoned(self.tenant_id, str(user["user_id"]), created):
-            report.skipped_tombstoned += 1
-        else:
-            try:
-                message = mapping.registration_message(user, self.tenant_id, self.send_fields)
-            except InvalidEvent:
-                # Auth0 returned a user payload v1 cannot carry; counted, never retried blindly.
-                log.warning("reconcile skipped invalid user", extra={"message_id": message_id})
-                report.skipped_invalid += 1
-                return
-            if report.dry_run:
-                report.would_enqueue += 1
-                return
-            INGEST_PUBLISH_RETRY.call(self.publisher.publish, message)
-            report.enqueued += 1
+        if message_id in known.dead_lettered:
+            return "skipped_dead_lettered"
+        if message_id in known.failed:
+            return "skipped_failed"
+        created = mapping.created_at(user)
+        if known.tombstones.is_tombstoned(self.tenant_id, str(user["user_id"]), created):
+            return "skipped_tombstoned"
+        try:
+            message = mapping.registration_message(user, self.tenant_id, self.send_fields)
+        except InvalidEvent:
+            # Auth0 returned a user payload v1 cannot carry; counted, never retried blindly.
+            log.warning("reconcile skipped invalid user", extra={"message_id": message_id})
+            return "skipped_invalid"
+        if dry_run:
+            return "would_enqueue"
+        INGEST_PUBLISH_RETRY.call(self.publisher.publish, message)
+        return "enqueued"

@@ -10,6 +10,7 @@ import pytest
 
 from localdev.auth0.runner import ThreadedStandIn
 from reconciler.checkpoint import CheckpointStore
+from reconciler.known import TableKnownProblems
 from reconciler.management import ManagementApiSearch, build_user_search
 from reconciler.service import Reconciler
 from reconciler.throttle import RequestCeiling
@@ -63,16 +64,15 @@ def rig_factory() -> Iterator[Callable[..., Rig]]:
         search = build_user_search(settings, RequestCeiling(max_rps))
         made.append(search)
         registrations, failures_store = InMemoryTableStore(), InMemoryTableStore()
-        tombstones = TombstoneStore(InMemoryTableStore())
+        tombstone_store = InMemoryTableStore()
+        tombstones = TombstoneStore(tombstone_store)
         dead: set[str] = set()
         memory = InMemoryPublisher()
         reconciler = Reconciler(
             search=search,
             reader=RegistrationReader(registrations),
             publisher=publisher or memory,
-            failures=FailureLog(failures_store),
-            dead_letter_ids=lambda: set(dead),
-            tombstones=tombstones,
+            known_problems=TableKnownProblems(lambda: set(dead), failures_store, tombstone_store),
             tenant_id=TENANT_ID,
             send_fields=frozenset({"email"}),
         )

@@ -9,14 +9,13 @@ import pytest
 
 from reconciler import mapping
 from reconciler.checkpoint import CheckpointStore
+from reconciler.known import TableKnownProblems
 from reconciler.service import Reconciler
 from reconciler.sweep import FIRST_SWEEP, OVERLAP, sweep
-from shared.failures import FailureLog
 from shared.ids import registration_id
 from shared.publisher import InMemoryPublisher
 from shared.registrations import RegistrationReader
 from shared.tablestore import InMemoryTableStore
-from shared.tombstones import TombstoneStore
 from tests.unit.reconciler.fakes import InMemoryUserSearch
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -66,9 +65,7 @@ def make_reconciler(users, publisher=None):
         search=InMemoryUserSearch(users),
         reader=RegistrationReader(InMemoryTableStore()),
         publisher=publisher or InMemoryPublisher(),
-        failures=FailureLog(InMemoryTableStore()),
-        dead_letter_ids=set,
-        tombstones=TombstoneStore(InMemoryTableStore()),
+        known_problems=TableKnownProblems(set, InMemoryTableStore(), InMemoryTableStore()),
         tenant_id="acme",
     )
 
