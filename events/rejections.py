@@ -14,16 +14,19 @@ partitions `f..`), kind `event-stream-rejected`.
   replaced), and `tenant_id` / `user_id` / `event_type` when they could be read,
   so an erasure of the user also removes its rejected deliveries.
 
-The body holds personal data: docs/privacy.md says how long rows are kept.
+The body holds personal data, so rows are kept `KEPT_RETENTION` (30 days):
+keeping a new row prunes the expired ones, at most once an hour per process;
+`prune_expired` does it on demand. docs/privacy.md lists it with the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared import columns, keys
@@ -32,6 +35,8 @@ from shared.tablestore import Entity, KeyRange, TableStore
 KIND = "event-stream-rejected"
 REJECTION_PARTITIONS = KeyRange("r", "s")
 MAX_KEPT_CHARS = 64 * 1024
+KEPT_RETENTION = timedelta(days=30)
+PRUNE_INTERVAL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,18 @@ def rejection_id(body: bytes) -> str:
 class RejectionLog:
     """Keep, list and erase rejected Event Streams deliveries in a `TableStore`."""
 
-    def __init__(self, store: TableStore, tenant_id: str | None) -> None:
+    def __init__(
+        self,
+        store: TableStore,
+        tenant_id: str | None,
+        retention: timedelta = KEPT_RETENTION,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._tenant_id = tenant_id
+        self._retention = retention
+        self._monotonic = monotonic
+        self._last_prune: float | None = None
 
     def keep(self, body: bytes, cause: str, received_at: datetime) -> str:
         """Store the delivery with its cause; returns its `rejection_id`."""
@@ -95,7 +109,29 @@ class RejectionLog:
         columns.put_text(entity, "user_id", user_id)
         columns.put_text(entity, "tenant_id", self._tenant_id if user_id else None)
         self._store.upsert(entity)
+        self._prune_now_and_then(received_at)
         return identifier
+
+    def prune_expired(self, now: datetime) -> int:
+        """Delete the rows received more than the retention before `now`; returns how many."""
+        cutoff = keys.iso(now - self._retention)
+        expired = [
+            (str(entity["PartitionKey"]), str(entity["RowKey"]))
+            for entity in self._store.query(REJECTION_PARTITIONS)
+            if str(entity["received_at"]) < cutoff  # fixed-width ISO text sorts in time order
+        ]
+        for partition, row in expired:
+            self._store.delete(partition, row)
+        return len(expired)
+
+    def _prune_now_and_then(self, now: datetime) -> None:
+        # Retention is enforced where rows are made: at most once per PRUNE_INTERVAL_SECONDS
+        # per process, a scan of the rejection partitions only.
+        moment = self._monotonic()
+        if self._last_prune is not None and moment - self._last_prune < PRUNE_INTERVAL_SECONDS:
+            return
+        self._last_prune = moment
+        self.prune_expired(now)
 
     def iter_all(self) -> Iterator[RejectedDelivery]:
         """Every kept delivery (a scan of the rejection partitions)."""

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from events.rejections import KEPT_RETENTION, RejectionLog
 from events.service import EventStreamService, respond
 from ingest.service import IngestRequest, IngestResponse
 from shared.erasure import parse_deletion
 from shared.events import parse_event
 from shared.ids import deletion_id, registration_id
+from shared.tablestore import InMemoryTableStore
 from shared.tracing import MemorySink, TraceContext, Tracer
 from tests.unit.events.conftest import (
+    NOW,
     OLD_TOKEN,
     TENANT,
     TOKEN,
@@ -216,3 +219,18 @@ def test_the_callers_trace_is_continued_and_carried_by_the_message() -> None:
     carried = TraceContext.parse(message.application_properties["traceparent"])
     assert carried == publish.context
     assert message.application_properties["Diagnostic-Id"] == carried.traceparent
+
+
+def test_kept_deliveries_expire_after_30_days_pruned_at_most_hourly() -> None:
+    store = InMemoryTableStore()
+    seconds = [0.0]
+    log = RejectionLog(store, TENANT, monotonic=lambda: seconds[0])
+    log.keep(b"old", "not JSON", NOW)
+    later = NOW + KEPT_RETENTION + timedelta(minutes=1)
+
+    log.keep(b"within the hour", "not JSON", later)
+    assert len(store) == 2
+
+    seconds[0] = 3601.0
+    log.keep(b"next hour", "not JSON", later)
+    assert sorted(kept.body for kept in log.iter_all()) == ["next hour", "within the hour"]
