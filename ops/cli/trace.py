@@ -16,7 +16,15 @@ from ops.wiring import Wiring
 from shared.errors import PipelineError
 from shared.registrations import Registration
 
-SHOWN_ATTRIBUTES = ("message_id", "user_id", "tenant_id", "outcome", "http.status_code")
+SHOWN_ATTRIBUTES = (
+    "message_id",
+    "user_id",
+    "tenant_id",
+    "source",
+    "status",
+    "delivery_count",
+    "outcome",
+)
 
 
 def trace(
