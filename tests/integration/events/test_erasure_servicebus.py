@@ -6,6 +6,9 @@ after the erasure brings nothing back.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 
@@ -42,7 +45,7 @@ def erasure(servicebus_factory, tables_connection_string, table_name_factory):  
     eraser = Eraser(tables["reg"], tombstones, failures, ServiceBusDeadLetterSweeper(client, queue))
     writer = TombstoneAwareWriter(tables["reg"], tombstones)
     processor = RegistrationProcessor(writer, failures)
-    yield client, queue, eraser, processor, tables, failures
+    yield client, queue, eraser, processor, tables, failures, emulator.connection_string
     client.close()
 
 
@@ -78,7 +81,7 @@ def process_queue(client: ServiceBusClient, queue: str, processor: RegistrationP
 def test_erasure_removes_the_users_dead_letters_and_a_replay_brings_nothing_back(
     erasure,  # type: ignore[no-untyped-def]
 ) -> None:
-    client, queue, eraser, processor, tables, failures = erasure
+    client, queue, eraser, processor, tables, failures, _ = erasure
     # Given: Ana stored, two of her signups and one deletion dead-lettered among Bia's, and
     # more dead letters than one receive batch, so the sweep must hold locks across batches.
     processor.process(IncomingMessage(creation_body(ANA, T0), "stored", 1))
@@ -119,7 +122,7 @@ def test_erasure_removes_the_users_dead_letters_and_a_replay_brings_nothing_back
 
 
 def test_a_genuine_resignup_after_the_erasure_is_stored(erasure) -> None:  # type: ignore[no-untyped-def]
-    _, _, eraser, processor, tables, _ = erasure
+    _, _, eraser, processor, tables, _, _ = erasure
     eraser.erase(TENANT, ANA, T0)
 
     processor.process(IncomingMessage(creation_body(ANA, T0 + timedelta(days=3)), "again", 1))
@@ -137,3 +140,41 @@ def test_a_sweep_that_runs_out_of_time_fails_rather_than_claiming_success(erasur
         sweeper.remove(lambda body: True)
 
     assert dead_letter_bodies(client, queue) == [creation_body(ANA, T0)]
+
+
+def test_ops_dlq_replay_after_an_erasure_brings_nothing_back(  # type: ignore[no-untyped-def]
+    erasure, tables_connection_string, tmp_path
+) -> None:
+    client, queue, eraser, processor, tables, _, servicebus_connection = erasure
+    eraser.erase(TENANT, ANA, T0 + timedelta(hours=1))
+    # Given: a copy of Ana's old signup that was still in the queue during the erasure and
+    # dead-lettered afterwards (e.g. a table outage), next to one of Bia's.
+    dead_letter(client, queue, [creation_body(ANA, T0), creation_body(BIA, T0)])
+    settings = tmp_path / "ops.settings.json"
+    settings.write_text(
+        json.dumps(
+            {
+                "Values": {
+                    "ServiceBusConnection": servicebus_connection,
+                    "TablesConnection": tables_connection_string,
+                    "REGISTRATIONS_QUEUE": queue,
+                    "AUDIT_TABLE": f"audit{uuid.uuid4().hex[:8]}",
+                    "FAILURES_TABLE": tables["fail"].table_name,
+                }
+            }
+        )
+    )
+
+    # When: the operator replays the whole DLQ with the real CLI, and the processor runs
+    command = ["-m", "ops", "--settings", str(settings), "dlq", "replay", "--all", "--yes"]
+    replay = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert process_queue(client, queue, processor) == 2
+
+    # Then: Bia is stored, Ana is not
+    reader = RegistrationReader(tables["reg"])
+    assert reader.get(ANA) == []
+    assert [r.user_id for r in reader.get(BIA)] == [BIA]
+    assert dead_letter_bodies(client, queue) == []
