@@ -95,8 +95,17 @@ def _errors(endpoint: str, queue: str) -> dict[type[Exception], Any]:
         return OpsError(f"the Service Bus administration API answered {status} ({where})")
 
     unreachable = f"the Service Bus administration endpoint is unreachable ({where})"
+
+    def request_error(exc: Exception) -> Exception:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return OpsError(
+                f"the certificate of {where} is not trusted: set SERVICEBUS_ADMIN_CA_BUNDLE"
+                " to the CA that signed it (locally: the emulator's CA in .localdev/)"
+            )
+        return ServiceUnreachable(f"{unreachable}: {one_line(exc)}")
+
     return {
-        ServiceRequestError: lambda exc: ServiceUnreachable(f"{unreachable}: {one_line(exc)}"),
+        ServiceRequestError: request_error,
         ServiceResponseError: lambda exc: ServiceUnreachable(f"{unreachable}: {one_line(exc)}"),
         ClientAuthenticationError: status_error,
         ResourceNotFoundError: lambda exc: OpsError(f"queue {queue!r} does not exist ({where})"),
