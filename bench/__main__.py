@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("servicebus", "pipeline")
+BENCHMARKS = ("servicebus", "pipeline", "reconcile")
 
 
 def main(argv: list[str] | None = None) -> int:
