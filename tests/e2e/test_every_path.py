@@ -8,6 +8,8 @@ function key, `Authorization: Bearer`, one CloudEvent per request.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -111,6 +113,12 @@ def test_event_streams_created_deleted_and_signed_up_again(local_stack) -> None:
     rows = audit_rows()
     assert [row["selection"] for row in rows] == ["user " + subject_hash(TENANT, user_id)[:32]]
     assert user_id not in json.dumps([dict(row) for row in rows], default=str)
+    listed = subprocess.run(
+        [sys.executable, "-m", "ops", "--json", "audit", "list"],
+        env=stack.environment, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    erasures = [json.loads(line) for line in listed.stdout.splitlines() if '"erase"' in line]
+    assert [(e["action"], e["operator"]) for e in erasures] == [("erase", "app:processor")]
 
     # A late copy of the old creation (Auth0 retrying out of order) stays a no-op...
     late = http_post(url, cloud_event("user.created", user_id, created, created), auth)
