@@ -288,5 +288,6 @@ def test_fuzz_authenticated_servicebus_short(servicebus_factory, figures):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_fuzz_authenticated_servicebus_long(servicebus_factory, figures):
     fuzz_authenticated(servicebus_factory, figures, examples=300)
