@@ -94,7 +94,8 @@ class SignedClient:
 
     def post(self, event: dict) -> Answer:
         body = json.dumps(event)
-        webhook_id = registration_id(event["tenant"]["id"], event["user"]["user_id"])
+        user = event["user"]
+        webhook_id = registration_id(event["tenant"]["id"], user["user_id"], user["created_at"])
         return http_post(self.url, body.encode(), self.headers(body, webhook_id))
 
     def post_until_answered(self, event: dict, budget: float = 120.0) -> Answer:
