@@ -93,11 +93,13 @@ param reconcileSettleLagSeconds int = 120
 // FUNCTIONS_REQUEST_BODY_SIZE_LIMIT counts bytes of request BODY: the host
 // sets Kestrel MaxRequestBodySize per request; headers have their own limits
 // and never count. Unset, the host buffers up to 100 MiB before any function
-// can answer. 512 KiB is strictly above every route's own limit, so each
+// can answer. Past the limit the host answers 500 (not 413: it fails binding
+// the request; azure-functions-host issue 10519), so the limit must sit
+// above every route's own. 512 KiB is strictly above every route's own limit, so each
 // route still answers a body just past its limit itself:
-//   - ingest (64 KiB): its problem+json 413;
+//   - ingest (64 KiB): its problem+json 413, not the host's bare 500;
 //   - Event Streams (256 KiB, a Standard message): a 2xx that keeps the
-//     delivery for operators, instead of a host 413 that Auth0 counts
+//     delivery for operators, instead of a host 500 that Auth0 counts
 //     toward disabling the stream (an Auth0 user is at most a 10 KB profile
 //     plus a temporary 10x allowance, far below either limit);
 // while a request of any size costs an instance at most 512 KiB per
