@@ -20,6 +20,7 @@ from ops.errors import OpsError, UsageProblem
 from reconciler.dependencies import ReconcilerParts
 from reconciler.management import ListingRejected, ListingUnavailable
 from reconciler.service import ReconcileReport
+from shared.errors import QueueUnavailable
 from shared.settings import SettingsError
 
 PERCENT = 100
@@ -58,6 +59,8 @@ def reconcile(
             raise OpsError(f"Auth0 refused the user search: {exc}") from exc
         except ListingUnavailable as exc:
             raise OpsError(f"Auth0 unreachable or throttling: {exc}") from exc
+        except QueueUnavailable as exc:
+            raise OpsError(f"Service Bus unreachable: {exc}; run the same command again") from exc
         finally:
             parts.close()
         output.record(report.as_json(), title="dry run" if dry_run else "reconciled")
