@@ -1,8 +1,9 @@
-"""The Auth0 Action's own code, run in Node, against the whole local stack.
+"""The Auth0 Actions' own code, run in Node, against the whole local stack.
 
-`node auth0/scripts/run-action.js EVENT.json` calls the Action's handler with a realistic
-Auth0 post-user-registration `event` and the stack's secrets; the registration must land
-in the table with only the fields the Action was configured to send.
+`node auth0/scripts/run-action.js [--trigger post-login] EVENT.json` calls an Action's
+handler with a realistic Auth0 `event` and the stack's secrets; the registration must land
+in the table with only the fields the Action was configured to send, under the id the
+Action sent, with the trace the Action started.
 """
 
 from __future__ import annotations
@@ -45,9 +46,16 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def run_action(
-    stack: StackHandle, event_name: str, send_fields: str | None
+    stack: StackHandle,
+    event_name: str,
+    send_fields: str | None,
+    trigger: str = "post-user-registration",
 ) -> tuple[int, dict[str, Any], str]:
-    """Run the Action on one event; returns (exit code, result line, the Action's log)."""
+    """Run an Action on one event; returns (exit code, result line, the Action's log).
+
+    `event_name` is a file under auth0/testing/events/ without `.json` (post-login events
+    are under `post-login/`); `trigger` picks the Action.
+    """
     env = {
         **os.environ,
         "WEBHOOK_SECRET": stack.webhook_secret,
@@ -58,7 +66,7 @@ def run_action(
     if send_fields is not None:
         env["SEND_FIELDS"] = send_fields
     completed = subprocess.run(
-        [node(), str(RUNNER), str(EVENTS / f"{event_name}.json")],
+        [node(), str(RUNNER), "--trigger", trigger, str(EVENTS / f"{event_name}.json")],
         env=env,
         capture_output=True,
         text=True,
@@ -102,26 +110,33 @@ def test_the_action_delivers_realistic_signups_into_the_table(stack: StackHandle
     for event_name, send_fields, email, phone in cases:
         event = load_event(event_name)
         tenant_id, user_id = event["tenant"]["id"], event["user"]["user_id"]
+        expected_id = registration_id(tenant_id, user_id, event["user"]["created_at"])
         # When the Action runs for this signup
         code, result, log = run_action(stack, event_name, send_fields)
-        # Then the ingest accepted it at the first attempt, under the team's registration id
+        # Then the ingest accepted it at the first attempt, under the shared registration id
         assert code == 0, (event_name, result, log)
         assert result == {
             "delivered": True,
             "reason": "delivered",
             "attempts": 1,
             "status": 202,
-            "registrationId": registration_id(tenant_id, user_id),
+            "registrationId": expected_id,
+            "traceId": result["traceId"],
         }
-        # And it is stored with only what the Action was told to send
+        # And it is stored with only what the Action was told to send, from the Action
         row = wait_stored(stack, tenant_id, user_id)
         assert row.user_id == user_id
         assert row.tenant_id == tenant_id
         assert row.connection_name == event["connection"]["name"]
         assert row.email == email
         assert row.phone_number == phone
-        # And its log carries the registration id, never the user
-        assert registration_id(tenant_id, user_id) in log
+        assert row.message_id == expected_id
+        assert row.source == "action"
+        # And the trace the Action started reaches the row
+        assert row.trace_id == result["traceId"]
+        # And its log carries the registration id and trace id, never the user
+        assert expected_id in log
+        assert result["traceId"] in log
         assert user_id not in log
         assert event["user"].get("email", "@@") not in log
 
@@ -129,9 +144,10 @@ def test_the_action_delivers_realistic_signups_into_the_table(stack: StackHandle
 def test_the_action_retries_through_a_broker_outage(stack: StackHandle) -> None:
     event = load_event("passwordless-email")
     tenant_id, user_id = event["tenant"]["id"], event["user"]["user_id"]
-    # Given the broker is down, so the ingest answers 503 with Retry-After
+    # Given the broker is down for longer than the ingest's own 3 s of sends, so the
+    # ingest answers 503 with Retry-After
     stack.kill_emulator()
-    restarter = threading.Timer(2.0, stack.start_emulator)
+    restarter = threading.Timer(5.0, stack.start_emulator)
     restarter.start()
     try:
         # When the Action runs while the broker comes back
@@ -144,3 +160,92 @@ def test_the_action_retries_through_a_broker_outage(stack: StackHandle) -> None:
     assert "status=503" in log
     row = wait_stored(stack, tenant_id, user_id)
     assert row.email == "kenji.tanaka@example.jp"
+
+
+def test_the_first_login_action_delivers_social_and_enterprise_users(stack: StackHandle) -> None:
+    # Given a warm ingest: the one attempt's 1 s budget is shorter than the local host's
+    # first request, which opens the Service Bus connection (a cold start is the reconciler's)
+    code, result, log = run_action(stack, "passwordless-email", None)
+    assert code == 0, (result, log)
+    for event_name, send_fields, email in [
+        ("post-login/social-google", "email", "maria.gonzalez@gmail.example"),
+        ("post-login/enterprise-saml", None, None),
+    ]:
+        event = load_event(event_name)
+        tenant_id, user_id = event["tenant"]["id"], event["user"]["user_id"]
+        expected_id = registration_id(tenant_id, user_id, event["user"]["created_at"])
+        # When the user logs in for the first time (logins_count 1)
+        code, result, log = run_action(stack, event_name, send_fields, trigger="post-login")
+        # Then the one attempt is accepted under the shared registration id
+        assert code == 0, (result, log)
+        assert result == {
+            "delivered": True,
+            "reason": "delivered",
+            "status": 202,
+            "registrationId": expected_id,
+            "traceId": result["traceId"],
+        }
+        # And the user is stored from the first-login path, with the Action's trace
+        row = wait_stored(stack, tenant_id, user_id)
+        assert row.source == "first-login"
+        assert row.message_id == expected_id
+        assert row.email == email
+        assert row.connection_strategy == event["connection"]["strategy"]
+        assert row.trace_id == result["traceId"]
+        assert user_id not in log
+
+
+def test_a_later_login_sends_nothing(stack: StackHandle) -> None:
+    event = load_event("post-login/database-returning")
+    # When a returning user (logins_count 7) logs in
+    code, result, log = run_action(
+        stack, "post-login/database-returning", "email", trigger="post-login"
+    )
+    # Then nothing is sent and nothing is logged
+    assert (code, result, log) == (1, {"delivered": False, "reason": "not_first_login"}, "")
+    table_name = stack.values.get("REGISTRATIONS_TABLE", "registrations")
+    with TableClient.from_connection_string(stack.tables_connection_string, table_name) as table:
+        reader = RegistrationReader(AzureTableStore(table))
+        assert reader.get(event["user"]["user_id"], event["tenant"]["id"]) == []
+
+
+def test_both_actions_for_one_database_signup_store_one_row(stack: StackHandle) -> None:
+    event = load_event("database")
+    tenant_id, user_id = event["tenant"]["id"], event["user"]["user_id"]
+    # Given the registration Action delivered the signup
+    code, registered, log = run_action(stack, "database", "email")
+    assert code == 0, (registered, log)
+    wait_stored(stack, tenant_id, user_id)
+    # When the same user's first login sends it again (same tenant, user, created_at)
+    first_login = load_event("post-login/database-returning")
+    first_login["stats"]["logins_count"] = 1
+    code, logged_in, log = run_first_login(stack, first_login)
+    # Then both sent one id, and the broker dropped the copy: one row, from the Action
+    assert code == 0, (logged_in, log)
+    assert logged_in["registrationId"] == registered["registrationId"]
+    time.sleep(2.0)  # room for a copy that should not arrive
+    row = wait_stored(stack, tenant_id, user_id)
+    assert row.source == "action"
+    assert row.trace_id == registered["traceId"]
+
+
+def run_first_login(stack: StackHandle, event: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
+    """Run the first-login Action on an event given as data (through stdin)."""
+    env = {
+        **os.environ,
+        "WEBHOOK_SECRET": stack.webhook_secret,
+        "INGEST_URL": stack.ingest_url,
+        "FUNCTION_KEY": stack.function_key,
+    }
+    completed = subprocess.run(
+        [node(), str(RUNNER), "--trigger", "post-login", "-"],
+        input=json.dumps(event),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    lines = completed.stdout.strip().splitlines()
+    assert lines, f"no result line; stderr: {completed.stderr}"
+    return completed.returncode, json.loads(lines[-1]), completed.stderr
