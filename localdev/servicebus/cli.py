@@ -6,9 +6,11 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 
+from localdev.servicebus.admin.server import AdminServer
 from localdev.servicebus.amqp.message_format import check_stored_payload
 from localdev.servicebus.amqp.server import AmqpServer
 from localdev.servicebus.broker import (
@@ -21,6 +23,7 @@ from localdev.servicebus.broker import (
 )
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "config.json"
+DEFAULT_ADMIN_CERT_DIR = Path(__file__).resolve().parents[2] / ".localdev" / "servicebus-admin"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    parser.add_argument(
+        "--admin-port",
+        type=int,
+        default=None,
+        help="also serve the management REST API over HTTPS on this port (off by default)",
+    )
+    parser.add_argument(
+        "--admin-cert-dir",
+        type=Path,
+        default=DEFAULT_ADMIN_CERT_DIR,
+        help="where the management API's CA and certificate are kept (created on first start)",
     )
     return parser
 
@@ -67,12 +82,20 @@ def main(argv: list[str]) -> int:
         print(f"servicebus: cannot open data dir {args.data_dir}: {exc}", file=sys.stderr)
         return 2
     broker = Broker(queues, store=store)
+    lock = threading.Lock()  # the AMQP loop and the management API share the broker
+    # The management API first: once the AMQP port answers, both are up.
+    admin = _start_admin(args, broker, lock) if args.admin_port is not None else None
+    if args.admin_port is not None and admin is None:
+        store.close()
+        return 1
     try:
-        server = AmqpServer(broker, args.host, args.port)
+        server = AmqpServer(broker, args.host, args.port, lock=lock)
     except OSError as exc:
         print(
             f"servicebus: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
         )
+        if admin is not None:
+            admin.close()
         store.close()
         return 1
     stopping = False
@@ -91,5 +114,23 @@ def main(argv: list[str]) -> int:
     try:
         server.serve(lambda: stopping)
     finally:
+        if admin is not None:
+            admin.close()
         store.close()
     return 0
+
+
+def _start_admin(
+    args: argparse.Namespace, broker: Broker, lock: threading.Lock
+) -> AdminServer | None:
+    """The HTTPS management API next to the AMQP loop; None (after one line) if it cannot start."""
+    try:
+        admin = AdminServer(broker, lock, args.host, args.admin_port, args.admin_cert_dir)
+    except (OSError, ValueError) as exc:
+        print(f"servicebus: cannot serve the management API: {exc}", file=sys.stderr)
+        return None
+    admin.start()
+    logging.getLogger("localdev.servicebus").info(
+        "management API on https://localhost:%s (CA: %s)", admin.port, admin.certificates.ca
+    )
+    return admin

@@ -14,6 +14,7 @@ import functools
 import logging
 import selectors
 import socket
+import threading
 from collections.abc import Callable
 
 from localdev.servicebus.amqp.connection import ClientConnection
@@ -29,8 +30,16 @@ MAX_WAIT = 0.5  # seconds between checks of the stop flag
 class AmqpServer:
     """Serve AMQP 1.0 on host:port for one broker."""
 
-    def __init__(self, broker: Broker, host: str = "127.0.0.1", port: int = 5672) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        host: str = "127.0.0.1",
+        port: int = 5672,
+        lock: threading.Lock | None = None,
+    ) -> None:
         self.broker = broker
+        # Held while a turn touches the broker; the management API reads under it.
+        self.lock = lock or threading.Lock()
         self.consumers = Consumers(broker, self._deliver)
         broker.on_available = self.consumers.available
         self.listener = socket.create_server((host, port), backlog=128, reuse_port=False)
@@ -54,15 +63,17 @@ class AmqpServer:
             self.close()
 
     def _turn(self) -> None:
-        for key, mask in self.selector.select(self._timeout()):
-            if key.data is None:
-                self._accept()
-                continue
-            client: ClientConnection = key.data
-            self._guarded(client, functools.partial(self._io, client, mask))
-        self.broker.tick()
-        self._process()
-        self.broker.commit()
+        ready = self.selector.select(self._timeout())
+        with self.lock:
+            for key, mask in ready:
+                if key.data is None:
+                    self._accept()
+                    continue
+                client: ClientConnection = key.data
+                self._guarded(client, functools.partial(self._io, client, mask))
+            self.broker.tick()
+            self._process()
+            self.broker.commit()
         for client in list(self.clients.values()):
             self._guarded(client, functools.partial(self._write, client))
             self._update_interest(client)

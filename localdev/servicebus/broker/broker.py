@@ -25,6 +25,7 @@ from localdev.servicebus.broker.errors import (
 )
 from localdev.servicebus.broker.messages import IncomingMessage, MessageState, StoredMessage
 from localdev.servicebus.broker.queue import MessageQueue
+from localdev.servicebus.broker.runtime import QueueRuntime
 from localdev.servicebus.broker.store import MemoryStore, Store
 
 DEAD_LETTER_SUFFIX = "/$deadletterqueue"
@@ -44,6 +45,7 @@ class _Entity:
     active: MessageQueue
     dead_letter: MessageQueue
     last_sequence: int = 0
+    accessed_at: float = 0.0  # last send or receive, for the management API
     seen_ids: OrderedDict[str, float] = field(
         default_factory=OrderedDict
     )  # message id -> forget after
@@ -66,9 +68,11 @@ class Broker:
         self._queues: dict[str, tuple[_Entity, MessageQueue]] = {}
         self._timers: list[tuple[float, int, str, str, int]] = []
         self._timer_ids = itertools.count()
+        self.created_at = self.clock.now()  # entities come from the config at start-up
         for settings in queues:
             name = settings.name.lower()
             entity = _Entity(settings, MessageQueue(name), MessageQueue(name + DEAD_LETTER_SUFFIX))
+            entity.accessed_at = self.created_at
             self._entities[name] = entity
             self._queues[entity.active.path] = (entity, entity.active)
             self._queues[entity.dead_letter.path] = (entity, entity.dead_letter)
@@ -87,6 +91,19 @@ class Broker:
 
     def settings(self, path: str) -> QueueSettings:
         return self._lookup(path)[0].settings
+
+    def runtime(self, name: str) -> QueueRuntime:
+        """A queue's counts, size and times, as the management API reports them."""
+        entity = self._entities.get(name.strip("/").lower())
+        if entity is None:
+            raise EntityNotFound(f"The messaging entity '{name}' could not be found.")
+        return QueueRuntime.of(
+            entity.settings,
+            entity.active,
+            entity.dead_letter,
+            created_at=self.created_at,
+            accessed_at=entity.accessed_at,
+        )
 
     def _lookup(self, path: str) -> tuple[_Entity, MessageQueue]:
         try:
@@ -108,6 +125,7 @@ class Broker:
                     f"The message of {size} bytes exceeds the limit of {limit} bytes."
                 )
         now = self.clock.now()
+        entity.accessed_at = now
         sequence_numbers = [self._enqueue(entity, message, now) for message in messages]
         self.store.save_last_sequence(entity.active.path, entity.last_sequence)
         return sequence_numbers
@@ -180,6 +198,7 @@ class Broker:
         """The next receivable message: locked (peek-lock) or removed (receive-and-delete)."""
         entity, queue = self._lookup(path)
         now = self.clock.now()
+        entity.accessed_at = now
         while (message := queue.next_ready()) is not None:
             if (
                 queue is entity.active
