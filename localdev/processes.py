@@ -18,6 +18,8 @@ instances, the Auth0 stand-in) goes through `ChildProcess`:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
 import signal
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 LOG_TAIL_CHARS = 2000
 
 
@@ -134,6 +137,10 @@ class ChildProcess:
     `log_path=None` with `inherit_output=False` captures output in a private
     temporary file (deleted on stop); `inherit_output=True` lets the child
     write to our terminal (then no log tail can be reported).
+    `die_with_parent=True` has the kernel SIGKILL the child when we die
+    (Linux PR_SET_PDEATHSIG): a supervisor's instances never outlive it, even
+    when it is SIGKILLed, while a SIGTERM to its group still reaches only it,
+    so it alone decides how its instances stop.
     """
 
     name: str
@@ -144,6 +151,7 @@ class ChildProcess:
     log_path: Path | None = None
     inherit_output: bool = False
     stop_timeout: float = 10.0
+    die_with_parent: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -160,6 +168,16 @@ class ChildProcess:
 
     def start(self, timeout: float = 30.0) -> ChildProcess:
         """Start the child and wait until every readiness probe is met (or raise, child killed)."""
+        self.launch()
+        try:
+            self.wait_ready(timeout)
+        except ProcessNotReady:
+            self.kill()
+            raise
+        return self
+
+    def launch(self) -> None:
+        """Start the child without waiting for it (`wait_ready` waits)."""
         self._close_log()
         self._log = self._open_log()
         self.process = subprocess.Popen(
@@ -170,15 +188,11 @@ class ChildProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT if self._log else None,
             start_new_session=True,
+            # preexec_fn is unsafe only in threaded parents; the supervisor has one thread.
+            preexec_fn=die_with_parent if self.die_with_parent else None,
         )
         if self.log_path is not None:
             self._close_log()  # the child holds its own descriptor; the file is read by path
-        try:
-            self.wait_ready(timeout)
-        except ProcessNotReady:
-            self.kill()
-            raise
-        return self
 
     def _open_log(self) -> IO[bytes] | None:
         if self.inherit_output and self.log_path is None:
@@ -242,13 +256,22 @@ class ChildProcess:
         if self.process is None:
             return None
         if self.process.poll() is None:
-            signal_group(self.process, signal.SIGTERM)
+            self.send(signal.SIGTERM)
             try:
                 self.process.wait(self.stop_timeout if timeout is None else timeout)
             except subprocess.TimeoutExpired:
                 self._kill_group()
         self._close_log()
         return self.process.returncode
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait up to `timeout` for the child to exit; its code, or None if still running."""
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def kill(self) -> None:
         """SIGKILL the whole group at once: it dies mid-work, like a crash."""
@@ -258,13 +281,27 @@ class ChildProcess:
 
     def _kill_group(self) -> None:
         assert self.process is not None
-        signal_group(self.process, signal.SIGKILL)
+        self.send(signal.SIGKILL)
         self.process.wait(10)
+
+    def send(self, sig: signal.Signals) -> None:
+        """Signal the child's process group."""
+        if self.process is not None:
+            signal_group(self.process, sig)
 
     def _close_log(self) -> None:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: be SIGKILLed when the parent dies (Linux prctl)."""
+    parent = os.getppid()
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

@@ -100,7 +100,7 @@ class Invoker:
     """Runs user functions; owns the thread pool for sync ones."""
 
     app_directory: Path
-    max_threads: int = 32
+    max_threads: int | None = None  # PYTHON_THREADPOOL_THREAD_COUNT; None: min(32, CPUs + 4)
     _pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -133,7 +133,15 @@ def elapsed_ms(started: float) -> float:
 
 
 class JsonLineFormatter(logging.Formatter):
-    """Every record as one JSON object per line: ts, level, logger, message, and fields."""
+    """Every record as one JSON object per line: ts, level, logger, message, and fields.
+
+    `instance` (e.g. "http#1") names the host instance that wrote the line, when several
+    processes share one log.
+    """
+
+    def __init__(self, instance: str | None = None) -> None:
+        super().__init__()
+        self.instance = instance
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -142,16 +150,18 @@ class JsonLineFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.instance:
+            line["instance"] = self.instance
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int = logging.INFO, instance: str | None = None) -> None:
     """Send every logger (host and app) to stdout as JSON lines; quiet the SDKs' chatter."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonLineFormatter())
+    handler.setFormatter(JsonLineFormatter(instance))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -35,26 +35,16 @@ class LocalHost:
     port: int = 7071
     shutdown_timeout: float = 30.0
     max_body_bytes: int = MAX_REQUEST_BODY_BYTES
+    threads: int | None = None  # sync functions' pool; None: Python's min(32, CPUs + 4)
+    serve_http: bool = True  # False: an instance of a non-HTTP group (no port)
+    reuse_port: bool = False  # True: several HTTP instances share the port (SO_REUSEPORT)
 
     async def run(self, stopping: asyncio.Event) -> int:
         """Serve until `stopping` is set; 0 after a clean stop, 1 if a listener crashed."""
-        invoker = Invoker(self.app_directory)
+        invoker = Invoker(self.app_directory, self.threads)
         http_functions = [f for f in self.functions if isinstance(f, HttpFunction)]
-        router = Router(self.options.route_prefix, http_functions)
-        app = build_http_app(router, self.keys, invoker, self.max_body_bytes)
-        # lingering_time=0: a refused body is never drained (read and thrown away) for seconds;
-        # the connection is closed once the answer is sent.
-        runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=self.shutdown_timeout, lingering_time=0
-        )
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            log_event(
-                "host.port_in_use", logging.ERROR, host=self.host, port=self.port, error=str(exc)
-            )
+        runner = await self._serve_http(http_functions, invoker) if self.serve_http else None
+        if self.serve_http and runner is None:
             return 2
         self._announce(http_functions)
         listeners = self._listeners(invoker)
@@ -64,10 +54,33 @@ class LocalHost:
         ]
         code = await self._wait(stopping, tasks)
         log_event("host.stopping", in_flight_messages=sum(x.in_flight for x in listeners))
-        await asyncio.gather(runner.cleanup(), *tasks, return_exceptions=True)
+        cleanup = [runner.cleanup()] if runner is not None else []
+        await asyncio.gather(*cleanup, *tasks, return_exceptions=True)
         invoker.close(wait=False)
         log_event("host.stopped")
         return code
+
+    async def _serve_http(
+        self, http_functions: list[HttpFunction], invoker: Invoker
+    ) -> web.AppRunner | None:
+        router = Router(self.options.route_prefix, http_functions)
+        app = build_http_app(router, self.keys, invoker, self.max_body_bytes)
+        # lingering_time=0: a refused body is never drained (read and thrown away) for seconds;
+        # the connection is closed once the answer is sent.
+        runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=self.shutdown_timeout, lingering_time=0
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port, reuse_port=self.reuse_port or None)
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            log_event(
+                "host.port_in_use", logging.ERROR, host=self.host, port=self.port, error=str(exc)
+            )
+            return None
+        return runner
 
     def _listeners(self, invoker: Invoker) -> list[Listener]:
         listeners: list[Listener] = []
@@ -118,4 +131,4 @@ class LocalHost:
                     use_monitor=other.use_monitor,
                     run_on_startup=other.run_on_startup,
                 )
-        log_event("host.ready", url=base)
+        log_event("host.ready", url=base if self.serve_http else None)

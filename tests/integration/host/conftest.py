@@ -52,6 +52,7 @@ def sample_host(tmp_path: Path) -> Iterator[Callable[..., SampleHost]]:
         values: dict[str, str] | None = None,
         shutdown_timeout: float = 10.0,
         state_dir: Path | None = None,
+        instances: str | None = None,
     ) -> SampleHost:
         record_dir = tmp_path / f"records{len(started)}"
         record_dir.mkdir()
@@ -85,7 +86,10 @@ def sample_host(tmp_path: Path) -> Iterator[Callable[..., SampleHost]]:
             settings=settings,
             log_path=log_path,
             shutdown_timeout=shutdown_timeout,
-            extra_args=("--state-dir", str(state_dir or tmp_path / f"state{len(started)}")),
+            extra_args=(
+                *("--state-dir", str(state_dir or tmp_path / f"state{len(started)}")),
+                *(("--instances", instances) if instances else ()),
+            ),
         )
         started.append(process)
         try:

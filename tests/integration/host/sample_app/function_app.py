@@ -128,3 +128,9 @@ def tick(timer: func.TimerRequest) -> None:
     record("tick_started", past_due=timer.past_due, pid=os.getpid())
     time.sleep(float(os.environ.get("SAMPLE_TIMER_SLEEP", "0")))
     record("tick", started=started, past_due=timer.past_due, pid=os.getpid())
+
+
+@app.route(route="whoami", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def whoami(req: func.HttpRequest) -> func.HttpResponse:
+    """The pid of the instance that answered (several HTTP instances share the port)."""
+    return func.HttpResponse(str(os.getpid()))
