@@ -30,7 +30,7 @@ from shared.registrations import Registration
 from shared.retries import PROCESSOR_TABLE_RETRY, RetryPolicy
 from shared.tablestore import Entity, TableStore
 from shared.tombstones import TombstoneStore, subject_hash
-from shared.writes import RegistrationWriter, WriteOutcome
+from shared.writes import RegistrationWriter, WriteOutcome, index_keys
 
 if TYPE_CHECKING:
     from processor.service import IncomingMessage
@@ -67,6 +67,8 @@ class TombstoneAwareWriter(RegistrationWriter):
         deleted_at = self._tombstones.deleted_at(tenant, user)
         if deleted_at is not None and created <= deleted_at:
             erase_registration(self._registrations, tenant, user, deleted_at)
+            # The erasure may have run before this write's index entry existed.
+            self._registrations.delete(*index_keys(registration))
             return WriteOutcome.STALE
         return outcome
 

@@ -43,7 +43,7 @@ from pydantic import (
 )
 
 from shared import keys
-from shared.errors import InvalidEvent
+from shared.errors import ETagMismatch, InvalidEvent, StorageUnavailable
 from shared.events import MAX_ID_LENGTH, Tenant, canonical_json
 from shared.failures import FailureLog
 from shared.log import log_outcome
@@ -54,6 +54,7 @@ from shared.writes import index_keys
 
 DELETION_TYPE: Literal["user.deleted"] = "user.deleted"
 PRUNE_INTERVAL_SECONDS = 3600.0
+MAX_ERASE_ROUNDS = 8
 logger = logging.getLogger("erasure")
 
 
@@ -269,24 +270,33 @@ def erase_registration(
     """Delete the stored signup if created at or before `up_to`: (entities, index entries).
 
     Index entries go first, so a crash in between leaves the main entity,
-    which the next run finds again.
+    which the next run finds again. The main entity is deleted only if
+    unchanged since it was read: a re-signup written in between is read again
+    and kept (its `created_at` is later).
     """
-    main = (main_pk, main_rk) = main_keys_of(tenant_id, user_id)
-    found = store.get(main_pk, main_rk)
-    if found is None:
-        return 0, 0
-    registration = Registration.from_entity(found.entity)
-    if registration.created_at > up_to:
-        return 0, 0
-    index = {index_keys(registration)}
-    if "superseded_index_pk" in found.entity:  # left by a crash in the middle of an update
-        index.add(
-            (str(found.entity["superseded_index_pk"]), str(found.entity["superseded_index_rk"]))
-        )
-    for partition, row in index:
-        store.delete(partition, row)
-    store.delete(*main)
-    return 1, len(index)
+    main_pk, main_rk = main_keys_of(tenant_id, user_id)
+    removed_index = 0
+    for _ in range(MAX_ERASE_ROUNDS):
+        found = store.get(main_pk, main_rk)
+        if found is None:
+            return 0, removed_index
+        registration = Registration.from_entity(found.entity)
+        if registration.created_at > up_to:
+            return 0, removed_index
+        index = {index_keys(registration)}
+        if "superseded_index_pk" in found.entity:  # left by a crash in the middle of an update
+            index.add(
+                (str(found.entity["superseded_index_pk"]), str(found.entity["superseded_index_rk"]))
+            )
+        for partition, row in index:
+            store.delete(partition, row)
+        removed_index += len(index)
+        try:
+            store.delete(main_pk, main_rk, etag=found.etag)
+        except ETagMismatch:
+            continue
+        return 1, removed_index
+    raise StorageUnavailable(f"lost {MAX_ERASE_ROUNDS} erasure races in a row")
 
 
 def main_keys_of(tenant_id: str, user_id: str) -> tuple[str, str]:

@@ -80,8 +80,8 @@ class TableStore(Protocol):
         """Insert or replace unconditionally."""
         ...
 
-    def delete(self, partition_key: str, row_key: str) -> None:
-        """Delete if present (absent is fine)."""
+    def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
+        """Delete if present (absent is fine); with `etag`, only if unchanged (`ETagMismatch`)."""
         ...
 
     def query(self, partitions: KeyRange, rows: KeyRange | None = None) -> Iterator[Entity]:
@@ -158,8 +158,11 @@ class InMemoryTableStore:
         with self._lock:
             self._stamp(entity)
 
-    def delete(self, partition_key: str, row_key: str) -> None:
+    def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
         with self._lock:
+            current = self._rows.get((partition_key, row_key))
+            if etag is not None and current is not None and current.etag != etag:
+                raise ETagMismatch(f"{partition_key}/{row_key}")
             self._rows.pop((partition_key, row_key), None)
 
     def query(self, partitions: KeyRange, rows: KeyRange | None = None) -> Iterator[Entity]:
@@ -248,10 +251,13 @@ class AzureTableStore:
         with map_exceptions(TABLE_ERRORS):
             self._table.upsert_entity(_clean(entity), mode=UpdateMode.REPLACE)
 
-    def delete(self, partition_key: str, row_key: str) -> None:
+    def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
+        condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
         with map_exceptions(TABLE_ERRORS):
             try:
-                self._table.delete_entity(partition_key, row_key)
+                self._table.delete_entity(
+                    partition_key, row_key, etag=etag, match_condition=condition
+                )
             except ResourceNotFoundError:
                 return
 

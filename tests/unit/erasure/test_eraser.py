@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from shared.erasure import Eraser, UserDeletion, belongs_to, parse_deletion
+from shared.erasure import Eraser, UserDeletion, belongs_to, erase_registration, parse_deletion
 from shared.errors import InvalidEvent
+from shared.events import validate_event
 from shared.failures import ProcessingFailure
-from shared.registrations import INDEX_PARTITIONS, MAIN_PARTITIONS
+from shared.registrations import INDEX_PARTITIONS, MAIN_PARTITIONS, Registration
 from shared.tablestore import KeyRange
 from shared.tombstones import TOMBSTONE_RETENTION, TombstoneStore, subject_hash
+from shared.writes import RegistrationWriter
 from tests.unit.erasure.memory import T0, TENANT, ErasurePipeline, creation_body, deletion_body
 
 USER = "google-oauth2|1029"
@@ -161,3 +163,37 @@ def test_an_erasure_prunes_expired_tombstones_at_most_once_an_hour() -> None:
     eraser.erase(TENANT, "auth0|later", now[0])
     assert len(pipeline.tombstone_table) == 2  # "old" pruned, "later" added
     assert tombstones.deleted_at(TENANT, "auth0|fresh") == now[0]
+
+
+def test_a_resignup_written_between_the_erasures_read_and_delete_is_kept() -> None:
+    # Given: an erasure reads Ana's old signup, and the re-signup replaces it right then
+    pipeline = ErasurePipeline()
+    pipeline.deliver(creation_body(USER, T0))
+    store = pipeline.registrations
+    real_get = store.get
+    raced = []
+
+    def get_then_resignup(partition: str, row: str):  # type: ignore[no-untyped-def]
+        found = real_get(partition, row)
+        if not raced and partition.startswith("u"):
+            raced.append(1)
+            RegistrationWriter(store).save(registration_of(USER, T0 + timedelta(days=1)))
+        return found
+
+    store.get = get_then_resignup  # type: ignore[method-assign]
+
+    # When: the erasure deletes what it read
+    assert erase_registration(store, TENANT, USER, T0 + timedelta(hours=1)) == (0, 1)
+
+    # Then: the conditional delete lost, the re-read saw the re-signup, and kept it
+    (kept,) = pipeline.reader.get(USER)
+    assert kept.created_at == T0 + timedelta(days=1)
+    assert [r.created_at for r in pipeline.reader.list()] == [T0 + timedelta(days=1)]
+
+
+def registration_of(user_id: str, created_at):  # type: ignore[no-untyped-def]
+    return Registration.from_event(
+        validate_event(json.loads(creation_body(user_id, created_at))),
+        message_id="m", correlation_id="c" * 32, received_at=created_at,
+        processed_at=created_at, delivery_count=1,
+    )  # fmt: skip
