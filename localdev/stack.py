@@ -68,6 +68,7 @@ class StackConfig:
     servicebus_config: Path | None = None  # None: localdev/servicebus/config.json
     host_shutdown_timeout: float = 30.0
     auth0_port: int = DEFAULT_AUTH0_PORT
+    host_instances: str | None = None  # e.g. "http=2,process_registration=1"; None: the setting
 
     @classmethod
     def isolated(cls, workdir: Path, **options: Any) -> StackConfig:
@@ -136,7 +137,10 @@ class LocalStack:
             env_overrides=self.endpoint_overrides(),
             log_path=c.host_log,
             shutdown_timeout=c.host_shutdown_timeout,
-            extra_args=("--state-dir", str(c.data_dir / "host")),
+            extra_args=(
+                *("--state-dir", str(c.data_dir / "host")),
+                *(("--instances", c.host_instances) if c.host_instances else ()),
+            ),
         )
 
     # -- settings ---------------------------------------------------------------------------

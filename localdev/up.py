@@ -83,6 +83,12 @@ def parse_args(argv: list[str]) -> StackConfig:
         default=",".join(map(str, DEFAULT_AZURITE_PORTS)),
         help="blob,queue,table (default 10000,10001,10002)",
     )
+    parser.add_argument(
+        "--instances",
+        default=None,
+        help="host instances per function group, e.g. http=2,process_registration=1 "
+        "(default: LOCALDEV_HOST_INSTANCES, else 1 each)",
+    )
     parser.add_argument("--settings", type=Path, default=ROOT / "local.settings.json")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".localdev")
     args = parser.parse_args(argv)
@@ -94,6 +100,7 @@ def parse_args(argv: list[str]) -> StackConfig:
         host_port=args.host_port,
         servicebus_port=args.servicebus_port,
         auth0_port=args.auth0_port,
+        host_instances=args.instances,
         azurite_ports=(blob, queue, table),
         settings_path=args.settings.resolve(),
         data_dir=args.data_dir.resolve(),
