@@ -5,11 +5,13 @@
  *
  *   WEBHOOK_SECRET=whsec_... INGEST_URL=http://127.0.0.1:7071/api/registrations \
  *   FUNCTION_KEY=... [SEND_FIELDS=email,phone_number] \
- *     node auth0/scripts/run-action.js [--trigger post-login] EVENT.json   # or '-' for stdin
+ *     node auth0/scripts/run-action.js [--trigger post-login [--budget-ms N]] EVENT.json  # '-': stdin
  *
  * --trigger post-user-registration (the default) runs send-registration-to-azure;
  * --trigger post-login runs send-first-login-to-azure. EVENT.json is an Auth0 `event` for
  * that trigger (see auth0/testing/events/ and auth0/testing/events/post-login/).
+ * --budget-ms replaces the first-login Action's 1 s budget, for a local host on a machine
+ * too loaded to answer within it (the budget itself is tested against an HTTP double).
  * Secrets come from the environment, over any `secrets` in the file. The Action's log
  * lines go to stderr; one JSON line with the result goes to stdout.
  * Exit codes: 0 delivered, 1 not delivered or refused, 2 bad usage.
@@ -21,8 +23,8 @@ const ACTIONS = {
   'post-login': '../tenant/actions/send-first-login-to-azure/code.js',
 };
 const USAGE =
-  'usage: node auth0/scripts/run-action.js [--trigger post-user-registration|post-login] EVENT.json|-' +
-  '   (secrets from the environment)';
+  'usage: node auth0/scripts/run-action.js [--trigger post-user-registration|post-login [--budget-ms N]]' +
+  ' EVENT.json|-   (secrets from the environment)';
 
 const SECRET_NAMES = ['WEBHOOK_SECRET', 'INGEST_URL', 'FUNCTION_KEY', 'SEND_FIELDS'];
 
@@ -39,16 +41,21 @@ function secretsFromEnvironment(env) {
   return Object.fromEntries(SECRET_NAMES.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
 }
 
-/** `[--trigger NAME] EVENT` into {trigger, source}, or null when the usage is wrong. */
+/** `[--trigger NAME] [--budget-ms N] EVENT` into {trigger, policy, source}, or null. */
 function parseArguments(argv) {
-  let trigger = 'post-user-registration';
+  const parsed = { trigger: 'post-user-registration', policy: {} };
   const rest = [...argv];
-  if (rest[0] === '--trigger') {
-    trigger = rest[1];
-    rest.splice(0, 2);
+  while (rest[0] === '--trigger' || rest[0] === '--budget-ms') {
+    const [flag, value] = rest.splice(0, 2);
+    if (flag === '--trigger') parsed.trigger = value;
+    else if (/^[1-9]\d{0,5}$/.test(value ?? '')) parsed.policy.budgetMs = Number(value);
+    else return null;
   }
-  if (rest.length !== 1 || rest[0] === '-h' || rest[0] === '--help' || !(trigger in ACTIONS)) return null;
-  return { trigger, source: rest[0] };
+  const budgetMisplaced = 'budgetMs' in parsed.policy && parsed.trigger !== 'post-login';
+  if (rest.length !== 1 || ['-h', '--help'].includes(rest[0]) || !(parsed.trigger in ACTIONS) || budgetMisplaced) {
+    return null;
+  }
+  return { ...parsed, source: rest[0] };
 }
 
 async function main(argv, env) {
@@ -66,7 +73,7 @@ async function main(argv, env) {
   }
   event.secrets = { ...(event.secrets ?? {}), ...secretsFromEnvironment(env) };
   const action = require(ACTIONS[args.trigger]);
-  const handler = action.createHandler({ deps: { log: (line) => console.error(line) } });
+  const handler = action.createHandler({ deps: { log: (line) => console.error(line) }, policy: args.policy });
   try {
     const result = await handler(event, {});
     console.log(JSON.stringify(result));

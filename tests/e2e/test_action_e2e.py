@@ -27,6 +27,10 @@ from shared.tablestore import AzureTableStore
 from tests.fixtures.stack import StackHandle
 
 ROOT = Path(__file__).resolve().parents[2]
+# The first-login Action's budget here: its 1 s is asserted against an HTTP double in
+# auth0/test/first-login.test.js; the local host on a loaded 2-core machine can take longer
+# than that to answer, and this tier tests the path through the stack, not the budget.
+LOCAL_FIRST_LOGIN_BUDGET_MS = "5000"
 RUNNER = ROOT / "auth0" / "scripts" / "run-action.js"
 EVENTS = ROOT / "auth0" / "testing" / "events"
 
@@ -47,14 +51,14 @@ def load_event(name: str) -> dict[str, Any]:
 
 def run_action(
     stack: StackHandle,
-    event_name: str,
+    event: str | dict[str, Any],
     send_fields: str | None,
     trigger: str = "post-user-registration",
 ) -> tuple[int, dict[str, Any], str]:
     """Run an Action on one event; returns (exit code, result line, the Action's log).
 
-    `event_name` is a file under auth0/testing/events/ without `.json` (post-login events
-    are under `post-login/`); `trigger` picks the Action.
+    `event` is a file under auth0/testing/events/ without `.json` (post-login events are
+    under `post-login/`), or the event itself (sent on stdin); `trigger` picks the Action.
     """
     env = {
         **os.environ,
@@ -65,8 +69,13 @@ def run_action(
     env.pop("SEND_FIELDS", None)
     if send_fields is not None:
         env["SEND_FIELDS"] = send_fields
+    arguments = ["--trigger", trigger]
+    if trigger == "post-login":
+        arguments += ["--budget-ms", LOCAL_FIRST_LOGIN_BUDGET_MS]
+    source = str(EVENTS / f"{event}.json") if isinstance(event, str) else "-"
     completed = subprocess.run(
-        [node(), str(RUNNER), "--trigger", trigger, str(EVENTS / f"{event_name}.json")],
+        [node(), str(RUNNER), *arguments, source],
+        input=None if isinstance(event, str) else json.dumps(event),
         env=env,
         capture_output=True,
         text=True,
@@ -163,8 +172,8 @@ def test_the_action_retries_through_a_broker_outage(stack: StackHandle) -> None:
 
 
 def test_the_first_login_action_delivers_social_and_enterprise_users(stack: StackHandle) -> None:
-    # Given a warm ingest: the one attempt's 1 s budget is shorter than the local host's
-    # first request, which opens the Service Bus connection (a cold start is the reconciler's)
+    # Given a warm ingest: the local host's first request opens the Service Bus connection,
+    # and in Azure a cold start that outlasts the budget is the reconciler's to catch
     code, result, log = run_action(stack, "passwordless-email", None)
     assert code == 0, (result, log)
     for event_name, send_fields, email in [
@@ -219,7 +228,7 @@ def test_both_actions_for_one_database_signup_store_one_row(stack: StackHandle) 
     # When the same user's first login sends it again (same tenant, user, created_at)
     first_login = load_event("post-login/database-returning")
     first_login["stats"]["logins_count"] = 1
-    code, logged_in, log = run_first_login(stack, first_login)
+    code, logged_in, log = run_action(stack, first_login, None, trigger="post-login")
     # Then both sent one id, and the broker dropped the copy: one row, from the Action
     assert code == 0, (logged_in, log)
     assert logged_in["registrationId"] == registered["registrationId"]
@@ -227,25 +236,3 @@ def test_both_actions_for_one_database_signup_store_one_row(stack: StackHandle) 
     row = wait_stored(stack, tenant_id, user_id)
     assert row.source == "action"
     assert row.trace_id == registered["traceId"]
-
-
-def run_first_login(stack: StackHandle, event: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
-    """Run the first-login Action on an event given as data (through stdin)."""
-    env = {
-        **os.environ,
-        "WEBHOOK_SECRET": stack.webhook_secret,
-        "INGEST_URL": stack.ingest_url,
-        "FUNCTION_KEY": stack.function_key,
-    }
-    completed = subprocess.run(
-        [node(), str(RUNNER), "--trigger", "post-login", "-"],
-        input=json.dumps(event),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
-    lines = completed.stdout.strip().splitlines()
-    assert lines, f"no result line; stderr: {completed.stderr}"
-    return completed.returncode, json.loads(lines[-1]), completed.stderr
