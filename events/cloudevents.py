@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
+
+from shared.ids import canonical_ms
 
 TYPE_PREFIX = "com.auth0."
 CREATED: Literal["user.created"] = "user.created"
@@ -72,15 +74,15 @@ def read_delivery(body: bytes) -> StreamEvent | Ignored:
 
 
 def parse_time(value: object, name: str) -> datetime:
-    """An ISO 8601 time with a zone, as UTC; `Unusable` naming the field otherwise."""
+    """An RFC 3339 time with a zone, as UTC truncated to milliseconds (the ids' precision).
+
+    `Unusable` naming the field otherwise, years outside 1-9999 in UTC included.
+    """
     if not isinstance(value, str):
         raise Unusable(f"no {name}")
     try:
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise ValueError
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
+        return datetime.fromisoformat(canonical_ms(value).replace("Z", "+00:00"))
+    except ValueError:
         raise Unusable(f"{name} is not an ISO 8601 time with a time zone") from None
 
 

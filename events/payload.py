@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.events import canonical_json
+from shared.ids import canonical_ms
 
 ALWAYS_USER_FIELDS = ("user_id", "created_at", "email_verified", "phone_verified")
 OPTIONAL_USER_FIELDS = (
@@ -34,11 +35,14 @@ def registration_payload(
 ) -> dict[str, Any]:
     """Payload v1 for one created user (not yet validated: `validate_event` does that)."""
     fields = [*ALWAYS_USER_FIELDS, *(f for f in OPTIONAL_USER_FIELDS if f in send_fields)]
+    body_user = {name: user[name] for name in fields if user.get(name) is not None}
+    if isinstance(user.get("created_at"), str):  # as every path sends it: UTC milliseconds
+        body_user["created_at"] = canonical_ms(user["created_at"])
     document: dict[str, Any] = {
         "type": "user.registered",
         "schema_version": 1,
         "tenant": {"id": tenant_id},
-        "user": {name: user[name] for name in fields if user.get(name) is not None},
+        "user": body_user,
         "source": SOURCE,
     }
     connection = _connection(user)

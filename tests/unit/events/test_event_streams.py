@@ -234,3 +234,13 @@ def test_kept_deliveries_expire_after_30_days_pruned_at_most_hourly() -> None:
     seconds[0] = 3601.0
     log.keep(b"next hour", "not JSON", later)
     assert sorted(kept.body for kept in log.iter_all()) == ["next hour", "within the hour"]
+
+
+def test_created_at_is_sent_as_every_path_sends_it_utc_milliseconds(events: EventsHarness) -> None:
+    post(events, body(cloud_event(created_at="2026-11-29T17:56:01.566789+02:00")), headers())
+
+    (message,) = events.publisher.messages
+    assert json.loads(message.body)["user"]["created_at"] == "2026-11-29T15:56:01.566Z"
+    assert message.message_id == registration_id(
+        TENANT, "auth0|679fb1b1e809445f129bc18d", "2026-11-29T15:56:01.566Z"
+    )
