@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from shared.tablestore import InMemoryTableStore
 from tests.unit.reconciler.fakes import InMemoryUserSearch
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-USER = {
+USER: dict[str, Any] = {
     "user_id": "google-oauth2|1029",
     "created_at": "2026-11-26T03:00:00.123Z",
     "email": "ana@example.com",

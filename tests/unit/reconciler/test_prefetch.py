@@ -19,7 +19,7 @@ def test_an_error_of_the_listing_is_raised_to_the_consumer_after_what_came_befor
         yield 1
         raise RuntimeError("auth0 down")
 
-    seen = []
+    seen: list[int] = []
     with pytest.raises(RuntimeError, match="auth0 down"), Prefetch(source()) as items:
         seen.extend(items)
     assert seen == [1]
