@@ -136,8 +136,17 @@ class Reconciler:
             else:
                 missing.append(user)
         # Sends of one window run side by side; all finish before the next window counts.
-        for outcome in pool.map(lambda user: self._consider(user, known, report.dry_run), missing):
-            setattr(report, outcome, getattr(report, outcome) + 1)
+        futures = [pool.submit(self._consider, user, known, report.dry_run) for user in missing]
+        try:
+            for future in futures:
+                outcome = future.result()
+                setattr(report, outcome, getattr(report, outcome) + 1)
+        except BaseException:
+            # The queue is down (retries spent): the sends not started yet would each spend
+            # their own retry budget for nothing. The run stops; the checkpoint stays behind.
+            for future in futures:
+                future.cancel()
+            raise
 
     def _consider(self, user: dict[str, Any], known: KnownProblems, dry_run: bool) -> str:
         """Skip or enqueue one user the table lacks; the name of the count it adds to."""
