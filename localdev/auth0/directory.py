@@ -41,11 +41,15 @@ def parse_ms(text: str) -> int:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise QueryError(f"'{text}' is not an ISO 8601 date") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = _aware(moment)
     # Whole seconds are exact as a float; the milliseconds come from the integer field.
     whole = moment.replace(microsecond=0)
     return int(whole.timestamp()) * 1000 + moment.microsecond // 1000
+
+
+def _aware(moment: datetime) -> datetime:
+    """No zone means UTC (never the machine's local time)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ def complete_user(fields: User) -> User:
     connection = str(user.pop("connection", "Username-Password-Authentication"))
     user.setdefault("user_id", "auth0|" + secrets.token_hex(12))
     user["created_at"] = format_ms(
-        datetime.fromisoformat(str(user["created_at"]).replace("Z", "+00:00"))
+        _aware(datetime.fromisoformat(str(user["created_at"]).replace("Z", "+00:00")))
         if "created_at" in user
         else datetime.now(UTC)
     )

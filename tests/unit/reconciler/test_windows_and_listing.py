@@ -95,3 +95,12 @@ def test_the_standin_parses_every_bound_kind():
     assert r.low == parse_ms("2026-11-26T03:00:00.000Z")
     assert not r.low_inclusive
     assert r.high_inclusive
+
+
+def test_a_seed_date_without_a_zone_is_utc():
+    from localdev.auth0.directory import complete_user
+
+    user = complete_user({"created_at": "2026-11-26T03:00:00", "connection": "github"})
+    assert user["created_at"] == "2026-11-26T03:00:00.000Z"
+    assert user["identities"][0]["connection"] == "github"
+    assert user["user_id"].startswith("auth0|")
