@@ -261,6 +261,14 @@ class LocalStack:
         self.emulator.stop()
         self.azurite.stop()
 
+    def kill(self) -> None:
+        """SIGKILL every part at once (a second Ctrl-C while stopping)."""
+        self.host.kill()
+        if self.auth0 is not None:
+            self.auth0.kill()
+        self.emulator.kill()
+        self.azurite.kill()
+
     def crashed_part(self) -> ProcessExit | None:
         """The first part that has exited: which one, its exit code and its log's tail."""
         for part in (self.host.child, self.auth0, self.emulator.child, self.azurite.child):

@@ -148,8 +148,17 @@ def main(argv: list[str]) -> int:
         print("\nStopping the local stack...", flush=True)
         return 0
     finally:
-        stack.stop()
+        stop_or_kill(stack)
         atexit.unregister(stack.stop)
+
+
+def stop_or_kill(stack: LocalStack) -> None:
+    """Graceful stop; a second Ctrl-C (or SIGTERM) while waiting SIGKILLs what is left."""
+    try:
+        stack.stop()
+    except KeyboardInterrupt:
+        print("Interrupted again: killing the stack now.", file=sys.stderr, flush=True)
+        stack.kill()
 
 
 def watch(stack: LocalStack, interval: float = 0.5) -> int:
