@@ -193,6 +193,8 @@ class ManagementApiSearch:
 
 
 def _is_transient(exc: Exception) -> bool:
+    if isinstance(exc, httpx.HTTPStatusError):  # the SDK's token provider: a refused token
+        return exc.response.status_code >= 500 or exc.response.status_code == 429
     if isinstance(exc, httpx.HTTPError):
         return True
     status = getattr(exc, "status_code", None)
@@ -202,6 +204,9 @@ def _is_transient(exc: Exception) -> bool:
 def _convert(exc: Exception) -> Exception:
     if _is_transient(exc):
         return ListingUnavailable(f"Auth0 search failed: {type(exc).__name__}")
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        return ListingRejected(f"Auth0 refused the token request ({code}): check AUTH0_CLIENT_*")
     body = getattr(exc, "body", None)
     message = body.get("message") if isinstance(body, dict) else None
     status = getattr(exc, "status_code", None)

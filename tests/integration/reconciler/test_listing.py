@@ -11,10 +11,12 @@ import pytest
 
 from localdev.auth0.directory import format_ms
 from reconciler.listing import list_users
+from reconciler.management import ListingRejected, build_user_search
+from reconciler.throttle import RequestCeiling
 from reconciler.windows import Window
 from shared.errors import QueueUnavailable
 from shared.publisher import InMemoryPublisher, OutgoingMessage
-from tests.integration.auth0.standin import HOUR, running_standin, seed_users
+from tests.integration.auth0.standin import HOUR, running_standin, seed_users, standin_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -113,3 +115,15 @@ class CrashingPublisher(InMemoryPublisher):
         if len(self.messages) >= self.survive:
             raise QueueUnavailable("the process died here")
         super().publish(message)
+
+
+def test_refused_credentials_fail_the_run_at_once_with_the_reason():
+    with running_standin() as server:
+        settings = standin_settings(server, AUTH0_CLIENT_SECRET="not-the-secret")
+        search = build_user_search(settings, RequestCeiling(100.0))
+        try:
+            with pytest.raises(ListingRejected, match="token request refused \\(401\\)"):
+                search.search("created_at:[* TO *]", 0, 100)
+        finally:
+            search.close()
+        assert server.state.stats.api_requests == 0
