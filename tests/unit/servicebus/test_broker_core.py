@@ -20,6 +20,7 @@ from localdev.servicebus.broker import (
     MessageTooLarge,
     QueueSettings,
     SqliteStore,
+    StoredMessage,
 )
 
 DLQ = "q/$deadletterqueue"
@@ -33,6 +34,20 @@ def msg(body: str, message_id: str | None = None, **kwargs) -> IncomingMessage:
     return IncomingMessage(payload=body.encode(), message_id=message_id, **kwargs)
 
 
+def received(broker: Broker, path: str) -> StoredMessage:
+    """The next message, which the test expects to be there."""
+    message = broker.receive(path)
+    assert message is not None
+    return message
+
+
+def lock(message: StoredMessage | None) -> uuid.UUID:
+    """The lock token of a message the test holds locked."""
+    assert message is not None
+    assert message.lock_token is not None
+    return message.lock_token
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
@@ -41,26 +56,27 @@ def clock() -> ManualClock:
 def test_receive_locks_in_sequence_order_and_complete_removes(clock):
     broker = make(clock)
     assert broker.send("q", [msg("a"), msg("b")]) == [1, 2]
-    first = broker.receive("q")
-    second = broker.receive("q")
+    first = received(broker, "q")
+    second = received(broker, "q")
     assert (first.payload, second.payload) == (b"a", b"b")
     assert broker.receive("q") is None
-    broker.complete("q", first.lock_token)
+    token = lock(first)  # settling clears the message's own token: keep the one the client holds
+    broker.complete("q", token)
     assert [m.sequence_number for m in broker.peek("q", 1, 10)] == [2]
     with pytest.raises(LockLost):
-        broker.complete("q", first.lock_token)
+        broker.complete("q", token)
 
 
 def test_lock_expiry_redelivers_with_count_and_invalidates_token(clock):
     broker = make(clock, lock_duration=30)
     broker.send("q", [msg("a")])
-    token = broker.receive("q").lock_token
+    token = lock(broker.receive("q"))
     clock.advance(29.9)
     broker.tick()
     assert broker.receive("q") is None
     clock.advance(0.2)
     broker.tick()
-    again = broker.receive("q")
+    again = received(broker, "q")
     assert again.delivery_count == 1
     assert again.lock_token != token
     with pytest.raises(LockLost):
@@ -70,21 +86,21 @@ def test_lock_expiry_redelivers_with_count_and_invalidates_token(clock):
 def test_renewed_lock_does_not_expire_at_the_old_time(clock):
     broker = make(clock, lock_duration=10)
     broker.send("q", [msg("a")])
-    message = broker.receive("q")
+    message = received(broker, "q")
     clock.advance(8)
-    assert broker.renew_lock("q", message.lock_token) == clock.now() + 10
+    assert broker.renew_lock("q", lock(message)) == clock.now() + 10
     clock.advance(8)
     broker.tick()
-    broker.complete("q", message.lock_token)  # still held: 16 s after receipt
+    broker.complete("q", lock(message))  # still held: 16 s after receipt
 
 
 def test_max_delivery_count_dead_letters(clock):
     broker = make(clock, max_delivery_count=3)
     broker.send("q", [msg("poison")])
     for expected in range(3):
-        message = broker.receive("q")
+        message = received(broker, "q")
         assert message.delivery_count == expected
-        broker.abandon("q", message.lock_token)
+        broker.abandon("q", lock(message))
     assert broker.receive("q") is None
     (dead,) = broker.peek(DLQ, 1, 10)
     assert dead.dead_letter_reason == MAX_DELIVERY_COUNT_REASON
@@ -99,46 +115,46 @@ def test_lock_expiries_count_towards_max_delivery(clock):
         clock.advance(5)
         broker.tick()
     assert broker.receive("q") is None
-    assert broker.receive(DLQ).dead_letter_reason == MAX_DELIVERY_COUNT_REASON
+    assert received(broker, DLQ).dead_letter_reason == MAX_DELIVERY_COUNT_REASON
 
 
 def test_release_returns_without_counting(clock):
     broker = make(clock)
     broker.send("q", [msg("a")])
-    message = broker.receive("q")
-    broker.release("q", message.lock_token)
-    assert broker.receive("q").delivery_count == 0
+    message = received(broker, "q")
+    broker.release("q", lock(message))
+    assert received(broker, "q").delivery_count == 0
 
 
 def test_dead_letter_keeps_reason_and_sequence_number(clock):
     broker = make(clock)
     broker.send("q", [msg("a")])
-    message = broker.receive("q")
-    broker.dead_letter("q", message.lock_token, "Bad", "very bad")
-    dead = broker.receive(DLQ)
+    message = received(broker, "q")
+    broker.dead_letter("q", lock(message), "Bad", "very bad")
+    dead = received(broker, DLQ)
     assert (dead.sequence_number, dead.dead_letter_reason, dead.dead_letter_description) == (
         1,
         "Bad",
         "very bad",
     )
-    broker.complete(DLQ, dead.lock_token)
+    broker.complete(DLQ, lock(dead))
     assert broker.peek(DLQ, 1, 10) == []
 
 
 def test_defer_hides_until_received_by_sequence_number(clock):
     broker = make(clock)
     broker.send("q", [msg("later")])
-    message = broker.receive("q")
-    broker.defer("q", message.lock_token)
+    message = received(broker, "q")
+    broker.defer("q", lock(message))
     assert broker.receive("q") is None
     (deferred,) = broker.receive_deferred("q", [1])
     assert deferred.state is MessageState.DEFERRED
-    broker.abandon("q", deferred.lock_token)  # stays deferred
+    broker.abandon("q", lock(deferred))  # stays deferred
     assert broker.receive("q") is None
     with pytest.raises(MessageNotFound):
         broker.receive_deferred("q", [99])
     (again,) = broker.receive_deferred("q", [1])
-    broker.complete("q", again.lock_token)
+    broker.complete("q", lock(again))
 
 
 def test_schedule_releases_at_its_time_and_cancel_drops(clock):
@@ -155,7 +171,7 @@ def test_schedule_releases_at_its_time_and_cancel_drops(clock):
     assert broker.receive("q") is None
     clock.advance(1)
     broker.tick()
-    message = broker.receive("q")
+    message = received(broker, "q")
     assert (message.sequence_number, message.enqueued_time) == (kept, at)
     with pytest.raises(MessageNotFound):
         broker.cancel_scheduled("q", [kept])
@@ -192,10 +208,10 @@ def test_ttl_expiry_dead_letters_or_drops(clock):
 def test_a_locked_message_expires_when_its_lock_ends(clock):
     broker = make(clock, default_ttl=10, lock_duration=30)
     broker.send("q", [msg("a")])
-    message = broker.receive("q")
+    message = received(broker, "q")
     clock.advance(20)
     broker.tick()
-    broker.complete("q", message.lock_token)  # past its TTL, but the lock still holds
+    broker.complete("q", lock(message))  # past its TTL, but the lock still holds
 
 
 def test_duplicates_dropped_inside_the_window_only(clock):
@@ -237,10 +253,10 @@ def test_sqlite_store_round_trip(clock, tmp_path):
             msg("later", scheduled_enqueue_time=clock.now() + 60),
         ],
     )
-    a, b, c = (broker.receive("q") for _ in range(3))
-    broker.abandon("q", a.lock_token)
-    broker.dead_letter("q", b.lock_token, "Why", "because")
-    broker.complete("q", c.lock_token)
+    a, b, c = (received(broker, "q") for _ in range(3))
+    broker.abandon("q", lock(a))
+    broker.dead_letter("q", lock(b), "Why", "because")
+    broker.complete("q", lock(c))
     broker.commit()
     store.close()
 
@@ -260,7 +276,8 @@ def test_sqlite_store_round_trip(clock, tmp_path):
     clock.advance(60)
     reopened.tick()
     assert [
-        m.payload for m in (reopened.receive("q"), reopened.receive("q"), reopened.receive("q"))
+        m.payload
+        for m in (received(reopened, "q"), received(reopened, "q"), received(reopened, "q"))
     ] == [
         b"a",
         b"later",
