@@ -181,6 +181,8 @@ def test_timer_schedule_resolves_its_setting_and_monitor_defaults(tmp_path):
     functions = {f.name: f for f in discover_functions(load_app_module(app_file), settings)}
     reconcile, often, hourly = functions["reconcile"], functions["often"], functions["hourly"]
     assert isinstance(reconcile, TimerFunction)
+    assert isinstance(often, TimerFunction)
+    assert isinstance(hourly, TimerFunction)
     assert reconcile.schedule.expression == "0 */10 * * * *"
     assert (reconcile.run_on_startup, reconcile.use_monitor, reconcile.trigger_arg) == (
         True,

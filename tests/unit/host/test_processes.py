@@ -102,7 +102,9 @@ def test_exit_report_after_a_crash(tmp_path: Path):
         log_path=tmp_path / "c.log",
     )
     child.start()
-    assert child.exit_report() is None or child.exit_report().code == 1
+    early = child.exit_report()
+    assert early is None or early.code == 1
+    assert child.process is not None
     child.process.wait(10)
     report = child.exit_report()
     assert report is not None
