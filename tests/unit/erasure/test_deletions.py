@@ -32,10 +32,11 @@ def test_a_dead_letter_queue_that_stays_down_is_retried_then_raised() -> None:
     pipeline.deliver(creation_body(USER, T0))
     attempts = []
 
-    def down(_: Callable[[bytes], bool]) -> int:
+    def down(selected: Callable[[bytes], bool]) -> int:
         attempts.append(1)
         raise QueueUnavailable("dead-letter queue unreachable")
 
+    # An outage is injected by replacing the method on this one instance.
     pipeline.dead_letters.remove = down  # type: ignore[method-assign]
     with pytest.raises(QueueUnavailable):
         pipeline.deletions.process(IncomingMessage(deletion_body(USER, T0), "del_1", 1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from shared.errors import InvalidEvent
 from shared.events import validate_event
 from shared.failures import ProcessingFailure
 from shared.registrations import INDEX_PARTITIONS, MAIN_PARTITIONS, Registration
-from shared.tablestore import KeyRange
+from shared.tablestore import KeyRange, StoredEntity
 from shared.tombstones import TOMBSTONE_RETENTION, TombstoneStore, subject_hash
 from shared.writes import RegistrationWriter
 from tests.unit.erasure.memory import T0, TENANT, ErasurePipeline, creation_body, deletion_body
@@ -100,15 +100,16 @@ def test_signups_created_before_the_deletion_are_dropped_when_they_arrive() -> N
 def test_a_write_that_raced_with_an_erasure_is_undone() -> None:
     # Given a creation that checked the tombstone before the deletion wrote it...
     pipeline = ErasurePipeline()
-    checks = []
+    checks: list[bool] = []
     real = pipeline.tombstones.is_tombstoned
 
-    def check_then_delete(tenant: str, user: str, created_at):  # type: ignore[no-untyped-def]
-        answer = real(tenant, user, created_at)
+    def check_then_delete(tenant_id: str, user_id: str, created_at: datetime) -> bool:
+        answer = real(tenant_id, user_id, created_at)
         checks.append(answer)
         pipeline.deliver(deletion_body(USER, T0 + timedelta(hours=1)))  # erasure runs now
         return answer
 
+    # The race is injected by replacing the method on this one instance.
     pipeline.tombstones.is_tombstoned = check_then_delete  # type: ignore[method-assign]
     # When its write lands after the erasure finished...
     pipeline.deliver(creation_body(USER, T0))
@@ -171,15 +172,16 @@ def test_a_resignup_written_between_the_erasures_read_and_delete_is_kept() -> No
     pipeline.deliver(creation_body(USER, T0))
     store = pipeline.registrations
     real_get = store.get
-    raced = []
+    raced: list[int] = []
 
-    def get_then_resignup(partition: str, row: str):  # type: ignore[no-untyped-def]
-        found = real_get(partition, row)
-        if not raced and partition.startswith("u"):
+    def get_then_resignup(partition_key: str, row_key: str) -> StoredEntity | None:
+        found = real_get(partition_key, row_key)
+        if not raced and partition_key.startswith("u"):
             raced.append(1)
             RegistrationWriter(store).save(registration_of(USER, T0 + timedelta(days=1)))
         return found
 
+    # The race is injected by replacing the method on this one instance.
     store.get = get_then_resignup  # type: ignore[method-assign]
 
     # When: the erasure deletes what it read
@@ -191,7 +193,7 @@ def test_a_resignup_written_between_the_erasures_read_and_delete_is_kept() -> No
     assert [r.created_at for r in pipeline.reader.list()] == [T0 + timedelta(days=1)]
 
 
-def registration_of(user_id: str, created_at):  # type: ignore[no-untyped-def]
+def registration_of(user_id: str, created_at: datetime) -> Registration:
     return Registration.from_event(
         validate_event(json.loads(creation_body(user_id, created_at))),
         message_id="m", correlation_id="c" * 32, received_at=created_at,
