@@ -108,7 +108,7 @@ def test_replaying_1000_dead_letters_lands_each_in_the_table_exactly_once(ops_en
     stored = list(env.reader().iter_all())
     assert sorted(r.user_id for r in stored) == users
     [audit] = env.json_lines("audit", "list", "--limit", "1")
-    assert audit["operator"] == "ana@ops"
+    assert audit["operator"] == "local:ana@ops"  # a connection string: self-declared
     assert audit["action"] == "replay"
     assert audit["counts"] == {"replayed": 1000}
     assert len(audit["message_ids"]) == 1000
