@@ -1,1 +1,1 @@
-"""`python -m ops`: the operator and reader CLI (dead-letter queue, audit log, registrations)."""
+"""`python -m ops`: the operator CLI (dead letters, audit log, registrations, status, traces)."""
