@@ -20,7 +20,7 @@ from tests.unit.pipeline.conftest import user_function
 def events_context() -> Iterator[EventsHarness]:
     harness = EventsHarness()
     context = AppContext(Settings())
-    context.event_stream_service = harness.service  # type: ignore[assignment]
+    context.event_stream_service = harness.service
     set_context(context)
     yield harness
     set_context(None)

@@ -11,6 +11,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
+from pydantic import SecretStr
 
 import function_app
 from ingest.service import IngestService
@@ -91,10 +92,16 @@ def event(**user: Any) -> dict[str, Any]:
 
 
 # get_functions() indexes (and validates) the app; the host does it once, so do we.
-USER_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    function.get_function_name(): function.get_user_function()
-    for function in function_app.app.get_functions()
-}
+def _user_functions() -> dict[str, Callable[..., Any]]:
+    functions: dict[str, Callable[..., Any]] = {}
+    for function in function_app.app.get_functions():
+        name = function.get_function_name()
+        assert name is not None  # every function of the app is named
+        functions[name] = function.get_user_function()
+    return functions
+
+
+USER_FUNCTIONS = _user_functions()
 
 
 def user_function(name: str) -> Callable[..., Any]:
@@ -141,7 +148,7 @@ class PipelineHarness:
 
     def context(self) -> AppContext:
         """An `AppContext` whose parts are this harness's in-memory ones."""
-        context = AppContext(Settings(WEBHOOK_SECRET=SECRET))
+        context = AppContext(Settings(WEBHOOK_SECRET=SecretStr(SECRET)))
         context.publisher = self.publisher
         context.registration_writer = self.writer
         context.registration_reader = self.reader
@@ -151,7 +158,7 @@ class PipelineHarness:
         return context
 
     def post(self, request: func.HttpRequest) -> func.HttpResponse:
-        return user_function("ingest_registration")(request)  # type: ignore[no-any-return]
+        return user_function("ingest_registration")(request)
 
     def deliver(self, message: func.ServiceBusMessage) -> None:
         user_function("process_registration")(message)

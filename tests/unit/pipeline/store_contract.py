@@ -63,12 +63,14 @@ class TableStoreContract:
         for pk in ("t1-0", "t1-1", "t2-0", "u1"):
             for rk in ("a|x", "b|x", "b|y", "c|x"):
                 store.insert(entity(pk, rk))
-        hits = [(e["PartitionKey"], e["RowKey"]) for e in store.query(KeyRange("t1", "t2"))]
-        assert hits == [(pk, rk) for pk in ("t1-0", "t1-1") for rk in ("a|x", "b|x", "b|y", "c|x")]
-        hits = [e["RowKey"] for e in store.query(KeyRange.exactly("u1"), KeyRange("b|", "b}"))]
-        assert hits == ["b|x", "b|y"]
-        hits = [e["PartitionKey"] for e in store.query(KeyRange("t", "u"), KeyRange("c", "d"))]
-        assert hits == ["t1-0", "t1-1", "t2-0"]
+        keys = [(e["PartitionKey"], e["RowKey"]) for e in store.query(KeyRange("t1", "t2"))]
+        assert keys == [(pk, rk) for pk in ("t1-0", "t1-1") for rk in ("a|x", "b|x", "b|y", "c|x")]
+        rows = [e["RowKey"] for e in store.query(KeyRange.exactly("u1"), KeyRange("b|", "b}"))]
+        assert rows == ["b|x", "b|y"]
+        partitions = [
+            e["PartitionKey"] for e in store.query(KeyRange("t", "u"), KeyRange("c", "d"))
+        ]
+        assert partitions == ["t1-0", "t1-1", "t2-0"]
 
     def test_none_columns_are_not_stored(self, store) -> None:
         store.insert(entity("p", "r", present="x", absent=None))

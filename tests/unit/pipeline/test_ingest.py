@@ -253,10 +253,12 @@ def test_unexpected_error_is_500_with_correlation_id_only(harness, caplog) -> No
 
 
 def test_missing_webhook_secret_is_503_not_401(harness: PipelineHarness) -> None:
+    from pydantic import SecretStr
+
     from shared.runtime import AppContext, set_context
     from shared.settings import Settings
 
-    context = AppContext(Settings(WEBHOOK_SECRET=""))
+    context = AppContext(Settings(WEBHOOK_SECRET=SecretStr("")))
     context.publisher = harness.publisher
     set_context(context)
     assert harness.post(http_request(body_of(BASE_EVENT))).status_code == 503

@@ -74,9 +74,9 @@ def test_ingested_event_lands_in_the_table(harness: PipelineHarness, name: str) 
     assert row.correlation_id == message.correlation_id
     assert row.email == document["user"].get("email")
     assert row.phone_number == document["user"].get("phone_number")
-    assert row.received_at.isoformat().startswith(
-        message.application_properties["received_at"][:19]
-    )
+    received_at = message.application_properties["received_at"]
+    assert isinstance(received_at, str)
+    assert row.received_at.isoformat().startswith(received_at[:19])
     assert row.schema_version == 1
     assert row.delivery_count == 1
     assert len(row.payload_hash) == 64
@@ -161,7 +161,9 @@ def test_permanent_failure_record_carries_the_ids_but_no_personal_data(harness) 
 def test_schema_violation_failure_names_the_field(harness: PipelineHarness) -> None:
     with pytest.raises(Exception):
         harness.deliver(service_bus_message(body_of(event(created_at="soon")), message_id="m1"))
-    assert "user.created_at" in harness.failures.get("m1").error_message
+    failure = harness.failures.get("m1")
+    assert failure is not None
+    assert "user.created_at" in failure.error_message
 
 
 def test_transient_error_is_retried_within_the_delivery(harness: PipelineHarness) -> None:
@@ -261,7 +263,9 @@ def test_unexpected_error_is_never_swallowed(harness: PipelineHarness) -> None:
     use_table(harness, Broken())
     with pytest.raises(RuntimeError):
         harness.deliver(service_bus_message(body_of(BASE_EVENT), message_id="m3"))
-    assert harness.failures.get("m3").error_type == "RuntimeError"
+    failure = harness.failures.get("m3")
+    assert failure is not None
+    assert failure.error_type == "RuntimeError"
     assert harness.sleeps == []  # only TransientError is retried
 
 

@@ -14,6 +14,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 from azure.servicebus.exceptions import MessageSizeExceededError, ServiceBusConnectionError
+from pydantic import SecretStr
 
 from shared.errors import (
     SERVICE_BUS_ERRORS,
@@ -123,7 +124,7 @@ def test_a_bad_webhook_secret_is_logged_once_and_refuses_every_request(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.ERROR, logger="runtime")
-    context = AppContext(Settings(WEBHOOK_SECRET="@Microsoft.KeyVault(SecretUri=x)"))  # type: ignore[arg-type]
+    context = AppContext(Settings(WEBHOOK_SECRET=SecretStr("@Microsoft.KeyVault(SecretUri=x)")))
     for _ in range(3):
         with pytest.raises(Misconfigured):
             context.webhook_verifier.verify("{}", {})
@@ -156,7 +157,7 @@ def test_the_context_builds_each_part_once_even_under_concurrency() -> None:
 def test_parts_can_be_replaced_before_use() -> None:
     context = AppContext(Settings())
     publisher = InMemoryPublisher()
-    context.publisher = publisher  # type: ignore[assignment]
+    context.publisher = publisher
     store = InMemoryTableStore()
     context.set_table_store("registrations", store)
     assert context.publisher is publisher

@@ -105,9 +105,13 @@ def test_retry_policy_retries_only_transient_errors_and_is_bounded() -> None:
     assert all(s <= PROCESSOR_TABLE_RETRY.max_delay + PROCESSOR_TABLE_RETRY.jitter for s in sleeps)
     assert sum(sleeps) <= PROCESSOR_TABLE_RETRY.worst_case_waiting()
 
+    def not_retried() -> int:
+        calls.append(1)
+        return int("x")  # ValueError: not a TransientError
+
     calls.clear()
     with pytest.raises(ValueError):
-        PROCESSOR_TABLE_RETRY.retrying(sleep=sleeps.append)(lambda: calls.append(1) or int("x"))
+        PROCESSOR_TABLE_RETRY.retrying(sleep=sleeps.append)(not_retried)
     assert len(calls) == 1
 
 
@@ -154,6 +158,8 @@ def test_failure_log_round_trip() -> None:
     assert log.get("reg_1") == failure
     assert list(log.iter_all()) == [failure]
     log.record(failure.model_copy(update={"delivery_count": 5}))
-    assert log.get("reg_1").delivery_count == 5
+    updated = log.get("reg_1")
+    assert updated is not None
+    assert updated.delivery_count == 5
     log.clear("reg_1")
     assert log.get("reg_1") is None
