@@ -80,8 +80,7 @@ def check_section(raw: bytes, code: int, value_start: int, end: int) -> None:
     Raises DecodeError when the value is not valid AMQP, InvalidField when it
     is valid but not what the section allows.
     """
-    _, value_end = decode(raw, value_start)  # every nested value must decode
-    if value_end != end:
+    if skip(raw, value_start) != end:
         raise DecodeError("a section's value does not fill the section")
     name = _SECTION_NAMES[code]
     value_code = raw[value_start]
@@ -93,10 +92,13 @@ def check_section(raw: bytes, code: int, value_start: int, end: int) -> None:
         _check_annotations(raw, value_start, name)
     elif code == 0x74:
         _check_application_properties(raw, value_start)
-    elif code == 0x75 and value_code not in BINARY:
-        raise InvalidField("a data section must hold binary")
+    elif code == 0x75:
+        if value_code not in BINARY:
+            raise InvalidField("a data section must hold binary")
     elif code == 0x76 and value_code not in LIST:
         raise InvalidField("an amqp-sequence section must hold a list")
+    else:
+        decode(raw, value_start)  # amqp-sequence, amqp-value: every nested value must decode
 
 
 def _check_list_fields(
@@ -110,6 +112,7 @@ def _check_list_fields(
     for item, (field, allowed) in zip(items, fields, strict=False):
         if raw[item] not in allowed:
             raise InvalidField(f"{name}.{field} has AMQP type code 0x{raw[item]:02x}")
+        check_value(raw, item)
 
 
 def _check_annotations(raw: bytes, pos: int, name: str) -> None:
@@ -121,6 +124,8 @@ def _check_annotations(raw: bytes, pos: int, name: str) -> None:
     for key in items[0::2]:
         if raw[key] not in SYMBOL | ULONG:
             raise InvalidField(f"{name} keys must be symbols or ulongs")
+    for item in items:
+        check_value(raw, item)
 
 
 def _check_application_properties(raw: bytes, pos: int) -> None:
@@ -130,11 +135,33 @@ def _check_application_properties(raw: bytes, pos: int) -> None:
     for key, value in zip(items[0::2], items[1::2], strict=True):
         if raw[key] not in STRING:
             raise InvalidField("application-properties keys must be strings")
+        check_value(raw, key)
+        check_value(raw, value)
         if not _is_simple(raw, value):
             name, _ = decode(raw, key)
             raise InvalidField(
                 f"application property {name!r} must be a simple value, not a map, list or array"
             )
+
+
+def check_value(raw: bytes, pos: int) -> None:
+    """DecodeError unless the value at `pos` decodes (the value's size is already known good).
+
+    Strings, symbols and chars are checked in place and other scalars need no
+    check, so the common message (string and number properties) costs no full
+    decode; compounds, arrays and described values are decoded.
+    """
+    code = raw[pos]
+    if code in STRING or code in SYMBOL:
+        wide = code >= 0xB0
+        size = int.from_bytes(raw[pos + 1 : pos + 5], "big") if wide else raw[pos + 1]
+        start = pos + (5 if wide else 2)
+        try:
+            raw[start : start + size].decode("utf-8" if code in STRING else "ascii")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"malformed AMQP value: {exc}") from None
+    elif code == 0x73 or code in LIST | MAP | ARRAY or code == DESCRIBED:
+        decode(raw, pos)
 
 
 def _is_simple(raw: bytes, pos: int) -> bool:
