@@ -186,10 +186,9 @@ class RegistrationReader:
         """Registrations with `since <= created_at < until`, oldest first, each user once.
 
         One partition-range query over the time index: only the hour buckets
-        in the window are read, never the registration partitions. A user whose
-        created_at changed keeps an index entry under the old time only while a
-        write is in flight (the writer removes it before it returns); a listing
-        still yields each user at most once, the first entry in time order.
+        in the window are read, never the registration partitions. Entries the
+        writer retired (`gone`: the user's created_at changed) are skipped, and
+        a listing yields each user at most once, the first entry in time order.
         `verify=True` also point-reads each hit's entity and skips entries whose
         created_at no longer matches it (one GET per row: exact, but slower).
         """
@@ -213,7 +212,9 @@ class RegistrationReader:
         seen: set[tuple[str, str]] = set()
         for entity in ordered:
             pointer = (str(entity.get("main_pk", "")), str(entity.get("main_rk", "")))
-            if pointer in seen or (verify and not self._is_current(entity, pointer)):
+            if entity.get("gone") or pointer in seen:  # retired by a changed created_at
+                continue
+            if verify and not self._is_current(entity, pointer):
                 continue
             seen.add(pointer)
             yield Registration.from_entity(entity)

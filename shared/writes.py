@@ -13,12 +13,15 @@ newer copy's wins. The main entity remembers, in `filled_versions`, which
 fields came from an older copy and its version, so the merge gives the same
 row in any delivery order.
 
-The time-index entity (a full copy under time-bucket keys) is written from
-the main entity just written, then the main entity is read again: if another
-writer changed it in between, the index is written again from it, and an
-entry left under an older created_at is deleted. An index entry left behind
-by a changed `created_at` is also named on the main entity
-(`superseded_index_*`) and deleted, on redelivery after a crash too.
+The main entity has a `revision`, +1 at each change; the time-index entity
+(a full copy under time-bucket keys) copies it and is written after the main
+entity with a compare-and-swap on it, so a slow writer never overwrites a
+newer copy. When `created_at` changes, the old keys are named on the main
+entity (`superseded_index_*`) and the old entry is replaced by a `gone`
+marker at the new revision, which readers skip and a slow writer of the old
+version cannot overwrite (a delete would let it bring the entry back). A
+crash between the two writes is repaired by the redelivery (UNCHANGED still
+writes the index). A new signup costs two requests.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from shared.tablestore import Entity, StoredEntity, TableStore
 
 MAX_CONFLICT_ROUNDS = 8
 FILLED_COLUMN = "filled_versions"  # JSON {field: version of the copy it came from}
+REVISION = "revision"  # +1 at every change of the main entity; the index entry copies it
+GONE = "gone"  # an index entry retired because the user's created_at changed
 SUPERSEDED = ("superseded_index_pk", "superseded_index_rk")
 
 
@@ -58,9 +63,13 @@ class WriteResult:
 
 
 def put_if_newer(
-    store: TableStore, entity: Entity, prepare: Callable[[Entity, Entity], Entity] | None = None
+    store: TableStore,
+    entity: Entity,
+    prepare: Callable[[Entity, Entity], Entity] | None = None,
+    *,
+    column: str = "version",
 ) -> WriteResult:
-    """Compare-and-swap `entity` on its `version` column.
+    """Compare-and-swap `entity` on its `column` (`version` text, or `revision` number).
 
     `prepare(entity, current)` may adjust the entity just before a replace.
     Lost races re-read and decide again; a bounded number of rounds, then
@@ -76,10 +85,10 @@ def put_if_newer(
         current: StoredEntity | None = store.get(entity["PartitionKey"], entity["RowKey"])
         if current is None:  # deleted in between: try the insert again
             continue
-        stored_version = str(current.entity.get("version", ""))
-        if entity["version"] == stored_version:
+        stored = current.entity.get(column)
+        if stored is not None and entity[column] == stored:
             return WriteResult(WriteOutcome.UNCHANGED, current.entity)
-        if entity["version"] < stored_version:
+        if stored is not None and entity[column] < stored:
             return WriteResult(WriteOutcome.STALE, current.entity)
         replacement = prepare(entity, current.entity) if prepare else entity
         try:
@@ -170,22 +179,28 @@ class RegistrationWriter:
         self._store = store
 
     def save(self, registration: Registration) -> WriteOutcome:
-        """Store `registration` (merged with any copy already stored); see the module docstring."""
+        """Store `registration` (merged with any copy already stored); see the module docstring.
+
+        A new signup costs two requests: insert the entity, insert its index entry.
+        """
         main = main_keys(registration)
-        incoming = Copy(registration, {})
-        outcome, written = self._write_main(incoming, main)
-        self._write_index(written, main)
+        outcome, written, stored = self._write_main(Copy(registration, {}), main)
+        if outcome is not WriteOutcome.STALE:  # a stale copy changed nothing to index
+            self._write_index(written, main, stored)
         return outcome
 
-    def _write_main(self, incoming: Copy, main: tuple[str, str]) -> tuple[WriteOutcome, Copy]:
-        """CAS the merged row into the main entity; returns the outcome and the row now stored."""
+    def _write_main(
+        self, incoming: Copy, main: tuple[str, str]
+    ) -> tuple[WriteOutcome, Copy, Entity]:
+        """CAS the merged row into the main entity: the outcome, the row, the entity stored."""
         for _ in range(MAX_CONFLICT_ROUNDS):
+            entity = {**incoming.to_entity(*main), REVISION: 1}
             try:
-                self._store.insert(incoming.to_entity(*main))
+                self._store.insert(entity)
             except EntityExists:
                 pass
             else:
-                return WriteOutcome.CREATED, incoming
+                return WriteOutcome.CREATED, incoming, entity
             current = self._store.get(*main)
             if current is None:  # deleted in between: try the insert again
                 continue
@@ -193,20 +208,22 @@ class RegistrationWriter:
             merged = merge(stored, incoming)
             outcome = _outcome(incoming.registration.version, stored.registration.version)
             if merged == stored:
-                return outcome, stored
-            if outcome is WriteOutcome.STALE:
-                outcome = WriteOutcome.MERGED
+                return outcome, stored, current.entity
+            replacement = self._replacement(merged, current.entity, main)
             try:
-                replacement = self._with_superseded(merged, current.entity, main)
                 self._store.replace(replacement, current.etag)
             except ETagMismatch:
                 continue
-            return outcome, merged
+            return (
+                (WriteOutcome.MERGED if outcome is WriteOutcome.STALE else outcome),
+                merged,
+                replacement,
+            )
         raise StorageUnavailable(f"lost {MAX_CONFLICT_ROUNDS} write races in a row")
 
     @staticmethod
-    def _with_superseded(merged: Copy, current: Entity, main: tuple[str, str]) -> Entity:
-        entity = merged.to_entity(*main)
+    def _replacement(merged: Copy, current: Entity, main: tuple[str, str]) -> Entity:
+        entity = {**merged.to_entity(*main), REVISION: revision_of(current) + 1}
         old_index = _index_of(current)
         if old_index != index_keys(merged.registration):
             entity.update(zip(SUPERSEDED, old_index, strict=True))
@@ -214,31 +231,27 @@ class RegistrationWriter:
             entity.update({name: current[name] for name in SUPERSEDED})
         return entity
 
-    def _write_index(self, written: Copy, main: tuple[str, str]) -> None:
-        """Make the index entry match the main entity, even when another writer raced us."""
-        for _ in range(MAX_CONFLICT_ROUNDS):
-            index = index_keys(written.registration)
-            pointer = {"main_pk": main[0], "main_rk": main[1]}
-            self._store.upsert({**written.to_entity(*index), **pointer})
-            current = self._store.get(*main)
-            if current is None:  # erased meanwhile: the entry we wrote must not outlive it
-                self._store.delete(*index)
-                return
-            now = Copy.of(current.entity)
-            if now == written:
-                self._delete_superseded(current.entity, index)
-                return
-            if index_keys(now.registration) != index:
-                self._store.delete(*index)
-            written = now
-        raise StorageUnavailable(f"lost {MAX_CONFLICT_ROUNDS} index races in a row")
+    def _write_index(self, written: Copy, main: tuple[str, str], stored: Entity) -> None:
+        """Index the row at its revision; retire the entry of a superseded created_at.
 
-    def _delete_superseded(self, current: Entity, index: tuple[str, str]) -> None:
-        if SUPERSEDED[0] not in current:
-            return
-        stale = (str(current[SUPERSEDED[0]]), str(current[SUPERSEDED[1]]))
-        if stale != index:
-            self._store.delete(*stale)
+        The retired entry is overwritten by a `gone` marker at the same revision,
+        not deleted: a slower writer of the older created_at then finds a newer
+        revision there and writes nothing, so it can never bring the entry back.
+        """
+        revision = revision_of(stored)
+        index = index_keys(written.registration)
+        pointer = {"main_pk": main[0], "main_rk": main[1], REVISION: revision}
+        put_if_newer(self._store, {**written.to_entity(*index), **pointer}, column=REVISION)
+        if SUPERSEDED[0] in stored:
+            old = (str(stored[SUPERSEDED[0]]), str(stored[SUPERSEDED[1]]))
+            if old != index:
+                pk, rk = old
+                self._store.upsert({"PartitionKey": pk, "RowKey": rk, GONE: True, **pointer})
+
+
+def revision_of(entity: Entity) -> int:
+    """The entity's revision (0 for rows written before revisions existed)."""
+    return int(entity.get(REVISION, 0))
 
 
 def _outcome(incoming_version: str, stored_version: str) -> WriteOutcome:

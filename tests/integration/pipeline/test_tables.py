@@ -92,8 +92,8 @@ def test_any_delivery_order_converges_on_azurite(store_factory, versions, data) 
     for version in data.draw(st.permutations(deliveries)):
         writer.save(registration(*version))
     newest = max((registration(*v) for v in versions), key=lambda r: r.version)
-    rows = list(store.query(KeyRange("a", "z")))
-    assert len(rows) == 2  # one registration entity, one index entity
+    rows = [row for row in store.query(KeyRange("a", "z")) if not row.get("gone")]
+    assert len(rows) == 2  # one registration entity, one live index entity
     for row in rows:
         assert row["version"] == newest.version
         assert row["email"] == newest.email

@@ -180,3 +180,30 @@ def test_a_missing_connection_fails_the_call_not_the_context() -> None:
     context = AppContext(Settings())
     with pytest.raises(SettingsError, match="ServiceBusConnection"):
         _ = context.publisher
+
+
+def test_the_tables_session_skips_environment_lookups_unless_a_proxy_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.clients import table_transport
+
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
+        monkeypatch.delenv(name, raising=False)  # fmt: skip
+    plain = table_transport()
+    assert plain.session.trust_env is False
+    assert plain.connection_config.verify is True
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corp-ca.pem")
+    assert table_transport().connection_config.verify == "/etc/corp-ca.pem"  # still honoured
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert table_transport().session.trust_env is True
