@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -28,9 +29,11 @@ from ops.deadletters.actions import ActionContext, ActionReport, ReplayPolicy, p
 from ops.deadletters.actions import purge as purge_letters
 from ops.deadletters.actions import replay as replay_letters
 from ops.deadletters.actions import select as select_letters
+from ops.deadletters.model import DeadLetter, Selection
 from ops.deadletters.settle import MessageOutcome, PassOptions
 from ops.durations import parse_rate
 from ops.errors import IncompleteOperation, UsageProblem
+from ops.wiring import Wiring
 
 app = typer.Typer(help="Inspect, replay, purge and export the dead-letter queue.")
 
@@ -92,23 +95,14 @@ def dlq_replay(
     options = PassOptions(batch_size, lock_wait_seconds=lock_wait, rate_per_second=rate_per_second)
     policy = ReplayPolicy(max_replays, force)
     with session(ctx, json_output) as (wiring, output):
-        queue = wiring.dead_letter_queue
-        errors = read.RecordedErrors(wiring.failures)
-        letters = select_letters(queue, selection, datetime.now(UTC), errors.require)
+        letters = _selected(wiring, selection)
         if dry_run or not letters:
             plan = plan_replay(letters, policy)
             show_report(output, ActionReport("replay", selection.describe(), True, plan))
             return
         confirm(yes, f"Replay {len(letters)} dead letters ({selection.describe()}) to the queue?")
         with output.progress("replaying", len(letters)) as advance:
-            context = ActionContext(
-                queue,
-                queue.queue_name,
-                wiring.audit,
-                options,
-                on_progress=advance,
-                failures=wiring.failures,
-            )
+            context = _action_context(wiring, options, advance)
             report = replay_letters(context, letters, selection.describe(), policy)
         _finish(output, report)
 
@@ -131,9 +125,7 @@ def dlq_purge(
     if not (yes or dry_run):
         raise UsageProblem("purge deletes messages for good: add --yes (or look first: --dry-run)")
     with session(ctx, json_output) as (wiring, output):
-        queue = wiring.dead_letter_queue
-        errors = read.RecordedErrors(wiring.failures)
-        letters = select_letters(queue, selection, datetime.now(UTC), errors.require)
+        letters = _selected(wiring, selection)
         if dry_run or not letters:
             plan = [
                 MessageOutcome(letter.sequence_number, letter.message_id, "would-purge")
@@ -142,15 +134,7 @@ def dlq_purge(
             show_report(output, ActionReport("purge", selection.describe(), True, plan))
             return
         with output.progress("purging", len(letters)) as advance:
-            options = PassOptions(lock_wait_seconds=lock_wait)
-            context = ActionContext(
-                queue,
-                queue.queue_name,
-                wiring.audit,
-                options,
-                on_progress=advance,
-                failures=wiring.failures,
-            )
+            context = _action_context(wiring, PassOptions(lock_wait_seconds=lock_wait), advance)
             report = purge_letters(context, letters, selection.describe())
         _finish(output, report)
 
@@ -173,6 +157,26 @@ def dlq_export(
                 count += 1
                 advance(1)
         output.record({"exported": count, "out": str(out)})
+
+
+def _selected(wiring: Wiring, selection: Selection) -> list[DeadLetter]:
+    """The snapshot a replay or purge acts on (peeked: nothing locked yet)."""
+    errors = read.RecordedErrors(wiring.failures)
+    return select_letters(wiring.dead_letter_queue, selection, datetime.now(UTC), errors.require)
+
+
+def _action_context(
+    wiring: Wiring, options: PassOptions, advance: Callable[[int], None]
+) -> ActionContext:
+    queue = wiring.dead_letter_queue
+    return ActionContext(
+        queue,
+        queue.queue_name,
+        wiring.audit,
+        options,
+        on_progress=advance,
+        failures=wiring.failures,
+    )
 
 
 def _finish(output: Output, report: ActionReport) -> None:
