@@ -1,6 +1,7 @@
-"""`ops status` through the real ServiceBusAdministrationClient over HTTPS with a local CA.
+"""`ops status` through the real ServiceBusAdministrationClient over HTTPS.
 
-The management endpoint here is a small HTTPS server answering the one
+Against the emulator's own management API (`--admin-port`, its generated
+CA), and against a small HTTPS server answering the one
 request `get_queue_runtime_properties` makes (the Atom entry of a queue,
 as Service Bus answers it), behind a certificate signed by a CA generated
 for the test: it proves the SDK call, SERVICEBUS_ADMIN_ENDPOINT,
@@ -13,18 +14,26 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import socket
 import ssl
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from azure.servicebus import ServiceBusClient, ServiceBusMessage
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from localdev.servicebus.process import ServiceBusEmulatorProcess
+from tests.fixtures.ports import free_port
+from tests.integration.ops.conftest import ROOT, clean_environment
 from tests.integration.ops.test_ops_outage import with_setting
 
 ENTRY = """<entry xmlns="http://www.w3.org/2005/Atom"><title type="text">{queue}</title>
@@ -165,3 +174,79 @@ def test_status_errors_are_one_line_naming_the_fix(ops_env, management_api) -> N
     assert refused.stdout == ""
     assert "needs Manage rights" in refused.stderr
     assert json.dumps(refused.stderr).count("\\n") == 1
+
+
+class EmulatorWithAdmin(ServiceBusEmulatorProcess):
+    """The emulator with its HTTPS management API on a second port."""
+
+    def __init__(self, port: int, admin_port: int, cert_dir: Path, log_path: Path) -> None:
+        super().__init__(port, log_path=log_path)
+        self.admin_port = admin_port
+        self.cert_dir = cert_dir
+
+    def command(self) -> list[str]:
+        admin = ["--admin-port", str(self.admin_port), "--admin-cert-dir", str(self.cert_dir)]
+        return [*super().command(), *admin]
+
+
+@pytest.fixture
+def emulator_with_admin(tmp_path: Path) -> Iterator[EmulatorWithAdmin]:
+    amqp_port = free_port()
+    admin_port = free_port()
+    while admin_port == amqp_port:
+        admin_port = free_port()
+    emulator = EmulatorWithAdmin(amqp_port, admin_port, tmp_path / "admin", tmp_path / "sb.log")
+    emulator.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not _accepts(admin_port):
+            assert time.monotonic() < deadline, "the management API did not start"
+            time.sleep(0.1)
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_status_against_the_emulators_management_api(
+    emulator_with_admin: EmulatorWithAdmin, tmp_path: Path
+) -> None:
+    # Given: two waiting messages, one scheduled for later, one dead-lettered
+    emulator = emulator_with_admin
+    with ServiceBusClient.from_connection_string(emulator.connection_string) as client:
+        with client.get_queue_sender("registrations") as sender:
+            sender.send_messages([ServiceBusMessage(f"m{n}") for n in range(3)])
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+            sender.schedule_messages(ServiceBusMessage("later"), later)
+        with client.get_queue_receiver("registrations") as receiver:
+            [first] = receiver.receive_messages(max_message_count=1, max_wait_time=5)
+            receiver.dead_letter_message(first, reason="ops-status-test")
+    values = {
+        "ServiceBusConnection": emulator.connection_string,
+        "SERVICEBUS_ADMIN_ENDPOINT": f"localhost:{emulator.admin_port}",
+        "SERVICEBUS_ADMIN_CA_BUNDLE": str(emulator.cert_dir / "ca.pem"),
+    }
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps({"Values": values}))
+
+    # When / Then: the counts are the emulator's, read with the real SDK over HTTPS
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", "--settings", str(settings), "status", "--json"],
+        cwd=ROOT,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)
+    assert row["active_messages"] == 2
+    assert row["scheduled_messages"] == 1
+    assert row["dead_letter_messages"] == 1
+    assert 0 <= row["oldest_dead_letter_age_seconds"] < 60
