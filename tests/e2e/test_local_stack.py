@@ -246,3 +246,23 @@ def test_host_killed_mid_message_redelivers_and_stores_once(stack):
     )
     time.sleep(1)
     assert len(stored(stack, user_id)) == 1
+
+
+def test_the_auth0_stand_in_accepts_the_generated_client_credentials(stack):
+    # Given the stack's settings: generated credentials pointing at the stand-in it started
+    values = stack.values
+    token_request = {
+        "grant_type": "client_credentials",
+        "client_id": values["AUTH0_CLIENT_ID"],
+        "client_secret": values["AUTH0_CLIENT_SECRET"],
+        "audience": f"https://{values['AUTH0_DOMAIN']}/api/v2/",
+    }
+    headers = {"content-type": "application/json"}
+    # When the reconciler's client asks for a token
+    url = f"{stack.auth0_url}/oauth/token"
+    answer = http_post(url, json.dumps(token_request).encode(), headers)
+    # Then it gets one, and a wrong secret does not
+    assert answer.status == 200, answer.body
+    assert answer.json()["access_token"]
+    wrong = http_post(url, json.dumps({**token_request, "client_secret": "x"}).encode(), headers)
+    assert wrong.status == 401
