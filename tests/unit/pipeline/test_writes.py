@@ -58,7 +58,9 @@ versions = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(versions, st.data())
-def test_any_delivery_order_converges_to_the_newest_version(versions, data) -> None:
+def test_any_delivery_order_converges_to_the_newest_version(
+    versions: list[tuple[int, int, str]], data: st.DataObject
+) -> None:
     # Given: some distinct versions of one registration, each delivered 1-3 times, in any order
     deliveries = [v for v in versions for _ in range(data.draw(st.integers(1, 3)))]
     order = data.draw(st.permutations(deliveries))

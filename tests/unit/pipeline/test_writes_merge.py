@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from shared.events import validate_event
 from shared.registrations import Registration, RegistrationReader
-from shared.tablestore import Entity, InMemoryTableStore, KeyRange
+from shared.tablestore import Entity, InMemoryTableStore, KeyRange, StoredEntity
 from shared.writes import RegistrationWriter, WriteOutcome
 from tests.unit.pipeline.conftest import event
 
@@ -120,7 +120,7 @@ class Interleaving(InMemoryTableStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.meanwhile: Callable[[], None] | None = None
+        self.meanwhile: Callable[[], object] | None = None  # its result is ignored
 
     def _before_index(self, entity: Entity) -> None:
         if entity["PartitionKey"].startswith("t") and self.meanwhile is not None:
@@ -148,7 +148,8 @@ def test_two_versions_racing_leave_one_index_entry() -> None:
     reader = RegistrationReader(store)
     assert [r.created_at for r in reader.list()] == [newer.created_at]
     assert [r.created_at for r in reader.list(verify=True)] == [newer.created_at]
-    live, retired = [], []
+    live: list[Entity] = []
+    retired: list[Entity] = []
     for entry in store.query(KeyRange("t", "u")):
         (retired if entry.get("gone") else live).append(entry)
     assert len(live) == 1
@@ -176,7 +177,7 @@ class Counting(InMemoryTableStore):
         super().__init__()
         self.calls: list[str] = []
 
-    def get(self, partition_key: str, row_key: str):  # type: ignore[no-untyped-def]
+    def get(self, partition_key: str, row_key: str) -> StoredEntity | None:
         self.calls.append("get")
         return super().get(partition_key, row_key)
 
