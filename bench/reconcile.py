@@ -3,7 +3,7 @@
 The ceiling allows `RECONCILE_MAX_RPS x 100` users per second (100 per page);
 a run that only waits for the ceiling reaches 1.0. Measured in one run against
 the Auth0 stand-in (rate limit 2/s, Auth0's Free plan), Azurite and the Service
-Bus emulator, through the real assembly (`ReconcilerParts.from_settings`):
+Bus emulator, through the real assembly (the `AppContext.reconciler` part):
 
 - backfill: an hour of users the table lacks, all enqueued;
 - steady sweep: an hour of users the table already holds (the timer's usual case).
@@ -28,13 +28,12 @@ from localdev.azurite import Azurite
 from localdev.ports import free_port
 from localdev.servicebus.process import ServiceBusEmulatorProcess, write_config
 from reconciler import mapping
-from reconciler.dependencies import ReconcilerParts
+from reconciler.dependencies import close_search
 from reconciler.listing import PER_PAGE
 from shared.events import parse_event
 from shared.registrations import Registration
+from shared.runtime import AppContext
 from shared.settings import Settings
-from shared.tablestore import AzureTableStore
-from shared.writes import RegistrationWriter
 
 QUEUE = "registrations"
 TENANT = "bench-tenant"
@@ -53,10 +52,9 @@ def seed(server: ThreadedStandIn, count: int, start: datetime, prefix: str) -> l
     ]
 
 
-def store_all(parts: ReconcilerParts, settings: Settings, users: list[dict[str, Any]]) -> None:
+def store_all(context: AppContext, users: list[dict[str, Any]]) -> None:
     """Write `users` into the table as the processor would (the steady sweep finds them)."""
-    table = parts.tables.get_table_client(settings.registrations_table)
-    writer = RegistrationWriter(AzureTableStore(table))
+    writer = context.registration_writer
     now = datetime.now(UTC)
     for user in users:
         message = mapping.registration_message(user, TENANT, frozenset())
@@ -67,10 +65,10 @@ def store_all(parts: ReconcilerParts, settings: Settings, users: list[dict[str, 
         writer.save(registration)
 
 
-def measure(name: str, parts: ReconcilerParts, since: datetime, max_rps: float) -> Measurement:
+def measure(name: str, context: AppContext, since: datetime, max_rps: float) -> Measurement:
     """One timed run over the hour from `since`."""
     with timed() as watch:
-        result = parts.reconciler.run(since, since + HOUR)
+        result = context.reconciler.run(since, since + HOUR)
     if not result.complete:
         raise RuntimeError(f"{name}: the run did not complete")
     return Measurement(
@@ -110,13 +108,16 @@ def run(users: int, max_rps: float, folder: Path) -> list[Measurement]:
         )
         seed(standin, users, BACKFILL_HOUR, "new")
         stored = seed(standin, users, STORED_HOUR, "old")
-        parts = ReconcilerParts.from_settings(settings)
+        context = AppContext(settings)
         try:
-            store_all(parts, settings, stored)
-            backfill = measure("backfill", parts, BACKFILL_HOUR, max_rps)
-            steady = measure("steady sweep", parts, STORED_HOUR, max_rps)
+            store_all(context, stored)
+            backfill = measure("backfill", context, BACKFILL_HOUR, max_rps)
+            steady = measure("steady sweep", context, STORED_HOUR, max_rps)
         finally:
-            parts.close()
+            close_search(context.reconciler)
+            context.publisher.close()  # type: ignore[attr-defined]
+            context.service_bus_client.close()
+            context.table_service_client.close()
         throttled = standin.state.stats.throttled
         for measurement in (backfill, steady):
             measurement.details["auth0_429s"] = throttled

@@ -1,16 +1,15 @@
-"""Assemble the reconciler from settings: the real search, tables, queue and checkpoint.
+"""Assembling the reconciler from the process's parts: the real search, tables, queue.
 
-`ReconcilerParts.from_settings` is used by the timer (once per process, kept
-by `get_parts`) and by `ops reconcile` (once per command). Building does no
-I/O: clients connect on first use, tables are created by their first write.
+The Function process builds it once, as the `reconciler` part of
+`shared.runtime.AppContext` (kept for the process's life, like every part);
+`ops reconcile` builds it once per command from `ops.Wiring`'s clients. Building
+does no I/O: clients connect on first use, tables are created by their first write.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
+from typing import Protocol
 
-from azure.data.tables import TableServiceClient
 from azure.servicebus import ServiceBusClient
 
 from reconciler.checkpoint import CheckpointStore
@@ -20,81 +19,57 @@ from reconciler.management import ManagementApiSearch, UserSearch, build_user_se
 from reconciler.mapping import parse_send_fields
 from reconciler.service import Reconciler
 from reconciler.throttle import RequestCeiling
-from shared.clients import build_service_bus_client, build_table_service_client
-from shared.publisher import ServiceBusPublisher
+from shared.publisher import RegistrationPublisher
 from shared.registrations import RegistrationReader
 from shared.settings import Settings, SettingsError
-from shared.tablestore import AzureTableStore
+from shared.tablestore import TableStore
 
 
-@dataclass
-class ReconcilerParts:
-    """The reconciler and the timer's checkpoint store, sharing one set of clients."""
+class ReconcilerParts(Protocol):
+    """What the reconciler is built from (`shared.runtime.AppContext` has all of it)."""
 
-    reconciler: Reconciler
-    checkpoints: CheckpointStore
-    service_bus: ServiceBusClient
-    tables: TableServiceClient
-
-    @classmethod
-    def from_settings(cls, settings: Settings, search: UserSearch | None = None) -> ReconcilerParts:
-        """Everything from app settings; raises `SettingsError` naming what is missing."""
-        if not settings.auth0_tenant_id:
-            raise SettingsError("set AUTH0_TENANT_ID (it must equal the Action's event.tenant.id)")
-        try:
-            send_fields = parse_send_fields(settings.send_fields)
-        except ValueError as exc:
-            raise SettingsError(str(exc)) from exc
-        tables = build_table_service_client(settings)
-        service_bus = build_service_bus_client(settings)
-
-        def store(name: str) -> AzureTableStore:
-            return AzureTableStore(tables.get_table_client(name))
-
-        reconciler = Reconciler(
-            search=search
-            or build_user_search(settings, RequestCeiling(settings.reconcile_max_rps)),
-            reader=RegistrationReader(store(settings.registrations_table)),
-            publisher=ServiceBusPublisher(service_bus, settings.registrations_queue),
-            known_problems=TableKnownProblems(
-                ServiceBusDeadLetterIds(service_bus, settings.registrations_queue),
-                failures=store(settings.failures_table),
-                tombstones=store(settings.tombstones_table),
-            ),
-            tenant_id=settings.auth0_tenant_id,
-            send_fields=send_fields,
-        )
-        return cls(
-            reconciler, CheckpointStore(store(settings.reconcile_state_table)), service_bus, tables
-        )
-
-    def close(self) -> None:
-        """Close the publisher's senders, the Auth0 connections and both clients."""
-        search = self.reconciler.search
-        if isinstance(search, ManagementApiSearch):
-            search.close()
-        publisher = self.reconciler.publisher
-        if isinstance(publisher, ServiceBusPublisher):
-            publisher.close()
-        self.service_bus.close()
-        self.tables.close()
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def service_bus_client(self) -> ServiceBusClient: ...
+    @property
+    def publisher(self) -> RegistrationPublisher: ...
+    def table_store(self, table_name: str) -> TableStore: ...
 
 
-_lock = threading.Lock()
-_parts: ReconcilerParts | None = None
+def build_reconciler(parts: ReconcilerParts, search: UserSearch | None = None) -> Reconciler:
+    """The reconciler from app settings; raises `SettingsError` naming what is missing."""
+    settings = parts.settings
+    if not settings.auth0_tenant_id:
+        raise SettingsError("set AUTH0_TENANT_ID (it must equal the Action's event.tenant.id)")
+    try:
+        send_fields = parse_send_fields(settings.send_fields)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    return Reconciler(
+        search=search or build_user_search(settings, RequestCeiling(settings.reconcile_max_rps)),
+        reader=RegistrationReader(parts.table_store(settings.registrations_table)),
+        publisher=parts.publisher,
+        known_problems=TableKnownProblems(
+            ServiceBusDeadLetterIds(parts.service_bus_client, settings.registrations_queue),
+            failures=parts.table_store(settings.failures_table),
+            tombstones=parts.table_store(settings.tombstones_table),
+        ),
+        tenant_id=settings.auth0_tenant_id,
+        send_fields=send_fields,
+    )
 
 
-def get_parts(settings: Settings) -> ReconcilerParts:
-    """The process's parts (the timer reuses its clients across invocations)."""
-    global _parts
-    with _lock:
-        if _parts is None:
-            _parts = ReconcilerParts.from_settings(settings)
-        return _parts
+def checkpoint_store(parts: ReconcilerParts) -> CheckpointStore:
+    """The timer's checkpoint (RECONCILE_STATE_TABLE); `ops reconcile` never reads it."""
+    return CheckpointStore(parts.table_store(parts.settings.reconcile_state_table))
 
 
-def set_parts(parts: ReconcilerParts | None) -> None:
-    """Replace the process's parts (tests)."""
-    global _parts
-    with _lock:
-        _parts = parts
+def close_search(reconciler: Reconciler) -> None:
+    """Close the Auth0 connections `build_reconciler` opened.
+
+    The publisher and the clients belong to the parts and are closed by their owner
+    (`ops.Wiring`, or a test); a Function process keeps all of them for its life.
+    """
+    if isinstance(reconciler.search, ManagementApiSearch):
+        reconciler.search.close()

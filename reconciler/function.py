@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import azure.functions as func
 
-from reconciler.dependencies import get_parts
+from reconciler.dependencies import checkpoint_store
 from reconciler.sweep import sweep
-from shared.settings import load_settings
+from shared.runtime import get_context
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -16,7 +16,6 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @bp.timer_trigger(schedule="%RECONCILE_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def reconcile_sweep(timer: func.TimerRequest) -> None:
     """Enqueue every settled Auth0 user the table lacks, from the checkpoint on."""
-    settings = load_settings()
-    parts = get_parts(settings)
-    lag = timedelta(seconds=settings.reconcile_settle_lag_seconds)
-    sweep(parts.reconciler, parts.checkpoints, lag)
+    context = get_context()
+    lag = timedelta(seconds=context.settings.reconcile_settle_lag_seconds)
+    sweep(context.reconciler, checkpoint_store(context), lag)

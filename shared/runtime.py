@@ -11,8 +11,8 @@ property, so loading this module does not load every role):
 
     @lazy
     def reconciler(self) -> Reconciler:
-        from reconciler.service import Reconciler
-        return Reconciler(self.publisher, self.table_store(self.settings.reconcile_state_table))
+        from reconciler.dependencies import build_reconciler
+        return build_reconciler(self)
 
 Building a part does no I/O (clients connect on first use, tables are created
 by their first write), so a service that is down when the process starts
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ingest.service import IngestService
     from processor.deletions import DeletionProcessor
     from processor.service import RegistrationProcessor
+    from reconciler.service import Reconciler
     from shared.erasure import Eraser
     from shared.tombstones import TombstoneStore
 
@@ -227,6 +228,13 @@ class AppContext:
         from events.dependencies import build_event_stream_service
 
         return build_event_stream_service(self)
+
+    @lazy
+    def reconciler(self) -> Reconciler:
+        """The reconciler role's service (the timer's sweep; see reconciler.dependencies)."""
+        from reconciler.dependencies import build_reconciler
+
+        return build_reconciler(self)
 
 
 _current: AppContext | None = None

@@ -9,19 +9,26 @@ checkpoint is neither read nor moved.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
 from typing import Annotated
 
 import typer
+from azure.servicebus import ServiceBusClient
 
 from ops.cli.context import session
 from ops.cli.options import JsonFlag
 from ops.durations import parse_timestamp
 from ops.errors import OpsError, UsageProblem
-from reconciler.dependencies import ReconcilerParts
+from ops.wiring import Wiring
+from reconciler.dependencies import build_reconciler, close_search
 from reconciler.management import ListingRejected, ListingUnavailable
-from reconciler.service import ReconcileReport
+from reconciler.service import Reconciler, ReconcileReport
 from shared.errors import QueueUnavailable
-from shared.settings import SettingsError
+from shared.publisher import ServiceBusPublisher
+from shared.settings import Settings, SettingsError
+from shared.tablestore import AzureTableStore, TableStore
 
 PERCENT = 100
 
@@ -39,11 +46,7 @@ def reconcile(
     start, stop = parse_timestamp(since), parse_timestamp(until)
     if start >= stop:
         raise UsageProblem("--since must be earlier than --until")
-    with session(ctx, json_output) as (wiring, output):
-        try:
-            parts = ReconcilerParts.from_settings(wiring.settings)
-        except SettingsError as exc:
-            raise OpsError(f"invalid settings: {exc}") from exc
+    with session(ctx, json_output) as (wiring, output), command_reconciler(wiring) as reconciler:
         try:
             with output.progress("reconciling", PERCENT) as advance:
                 done = [0]
@@ -54,13 +57,48 @@ def reconcile(
                     advance(round(share * PERCENT) - done[0])
                     done[0] = round(share * PERCENT)
 
-                report = parts.reconciler.run(start, stop, dry_run=dry_run, on_window=on_window)
+                report = reconciler.run(start, stop, dry_run=dry_run, on_window=on_window)
         except ListingRejected as exc:
             raise OpsError(f"Auth0 refused the user search: {exc}") from exc
         except ListingUnavailable as exc:
             raise OpsError(f"Auth0 unreachable or throttling: {exc}") from exc
         except QueueUnavailable as exc:
             raise OpsError(f"Service Bus unreachable: {exc}; run the same command again") from exc
-        finally:
-            parts.close()
         output.record(report.as_json(), title="dry run" if dry_run else "reconciled")
+
+
+class CommandParts:
+    """`build_reconciler`'s parts from the command's `Wiring`, which closes the clients."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        self._wiring = wiring
+
+    @property
+    def settings(self) -> Settings:
+        return self._wiring.settings
+
+    @property
+    def service_bus_client(self) -> ServiceBusClient:
+        return self._wiring.servicebus
+
+    @cached_property
+    def publisher(self) -> ServiceBusPublisher:
+        return ServiceBusPublisher(self._wiring.servicebus, self.settings.registrations_queue)
+
+    def table_store(self, table_name: str) -> TableStore:
+        return AzureTableStore(self._wiring.table(table_name))
+
+
+@contextmanager
+def command_reconciler(wiring: Wiring) -> Iterator[Reconciler]:
+    """The reconciler over the wiring's clients; its Auth0 connections and senders closed after."""
+    parts = CommandParts(wiring)
+    try:
+        reconciler = build_reconciler(parts)
+    except (SettingsError, ListingRejected) as exc:  # no tenant, bad SEND_FIELDS, no AUTH0_*
+        raise OpsError(f"invalid settings: {exc}") from exc
+    try:
+        yield reconciler
+    finally:
+        close_search(reconciler)
+        parts.publisher.close()

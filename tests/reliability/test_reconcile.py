@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from localdev.auth0.directory import format_ms
-from reconciler.dependencies import ReconcilerParts
+from reconciler.dependencies import close_search
+from shared.runtime import AppContext
 from shared.settings import Settings
 from tests.integration.auth0.standin import TENANT_ID, running_standin, standin_settings
 from tests.reliability.pipeline import Ledger, SignedClient, new_event
@@ -54,11 +55,14 @@ def test_signups_the_action_gave_up_on_are_reconciled_once_each(fault_stack, fig
                 **standin_settings(auth0).model_dump(by_alias=True, exclude_unset=True),
             }
         )
-        parts = ReconcilerParts.from_settings(settings)
+        context = AppContext(settings)
         try:
-            report = parts.reconciler.run(start, datetime.now(UTC))
+            report = context.reconciler.run(start, datetime.now(UTC))
         finally:
-            parts.close()
+            close_search(context.reconciler)
+            context.publisher.close()  # type: ignore[attr-defined]
+            context.service_bus_client.close()
+            context.table_service_client.close()
 
         # Then every signup is stored exactly once
         assert report.scanned == 160

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.data.tables import TableServiceClient
 from azure.functions.timer import TimerRequest
-from azure.servicebus import ServiceBusClient
+from pydantic import SecretStr
 
 from localdev.auth0.directory import format_ms
 from reconciler.checkpoint import CheckpointStore
-from reconciler.dependencies import ReconcilerParts, set_parts
+from reconciler.dependencies import checkpoint_store, close_search
 from reconciler.function import reconcile_sweep
 from reconciler.known import TableKnownProblems
 from reconciler.service import Reconciler
 from shared.publisher import InMemoryPublisher
 from shared.registrations import RegistrationReader
+from shared.runtime import AppContext, set_context
+from shared.settings import Settings, SettingsError
 from shared.tablestore import InMemoryTableStore
 from tests.unit.reconciler.fakes import InMemoryUserSearch
 
-# Built, never connected: the parts hold them only to close them.
+# Built, never connected.
 UNUSED_SERVICE_BUS = (
     "Endpoint=sb://localhost:1;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true;"
 )
-UNUSED_TABLES = "UseDevelopmentStorage=true"
+
+
+@dataclass
+class Parts:
+    reconciler: Reconciler
+    checkpoints: CheckpointStore
 
 
 @pytest.fixture
@@ -42,21 +49,15 @@ def parts():
         known_problems=TableKnownProblems(set, InMemoryTableStore(), InMemoryTableStore()),
         tenant_id="acme",
     )
-    built = ReconcilerParts(
-        reconciler,
-        CheckpointStore(InMemoryTableStore()),
-        ServiceBusClient.from_connection_string(UNUSED_SERVICE_BUS),
-        TableServiceClient.from_connection_string(UNUSED_TABLES),
-    )
-    set_parts(built)
-    yield built
-    set_parts(None)
-    built.service_bus.close()
-    built.tables.close()
+    context = AppContext(Settings(RECONCILE_SETTLE_LAG_SECONDS=120))
+    context.reconciler = reconciler
+    context.set_table_store(context.settings.reconcile_state_table, InMemoryTableStore())
+    set_context(context)
+    yield Parts(reconciler, checkpoint_store(context))
+    set_context(None)
 
 
-def test_a_timer_run_enqueues_the_settled_users_and_moves_the_checkpoint(parts, monkeypatch):
-    monkeypatch.setenv("RECONCILE_SETTLE_LAG_SECONDS", "120")
+def test_a_timer_run_enqueues_the_settled_users_and_moves_the_checkpoint(parts):
     before = datetime.now(UTC)
 
     reconcile_sweep(TimerRequest(past_due=False))
@@ -67,3 +68,34 @@ def test_a_timer_run_enqueues_the_settled_users_and_moves_the_checkpoint(parts, 
     assert (
         before - timedelta(seconds=121) <= checkpoint <= datetime.now(UTC) - timedelta(seconds=119)
     )
+
+
+def test_the_context_builds_one_reconciler_from_its_own_parts():
+    context = AppContext(
+        Settings(
+            AUTH0_DOMAIN="tenant.example.invalid",
+            AUTH0_CLIENT_ID="client",
+            AUTH0_CLIENT_SECRET=SecretStr("secret"),
+            AUTH0_TENANT_ID="acme",
+            TablesConnection="UseDevelopmentStorage=true",
+            ServiceBusConnection=UNUSED_SERVICE_BUS,
+        )
+    )
+    publisher = InMemoryPublisher()
+    context.publisher = publisher
+    reconciler = context.reconciler  # builds clients, connects nothing
+    try:
+        assert context.reconciler is reconciler
+        assert reconciler.publisher is publisher
+        assert reconciler.tenant_id == "acme"
+    finally:
+        close_search(reconciler)
+        context.service_bus_client.close()
+        context.table_service_client.close()
+
+
+def test_without_a_tenant_the_part_fails_naming_the_setting_and_is_not_kept():
+    context = AppContext(Settings(AUTH0_TENANT_ID=""))
+    with pytest.raises(SettingsError, match="AUTH0_TENANT_ID"):
+        _ = context.reconciler
+    assert "reconciler" not in vars(context)
