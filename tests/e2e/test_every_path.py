@@ -57,7 +57,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_event_streams_created_deleted_and_signed_up_again(local_stack) -> None:  # type: ignore[no-untyped-def]
+def test_event_streams_created_deleted_and_signed_up_again(local_stack) -> None:
     # RECONCILE_SCHEDULE: once a year, so the reconciler's timer stays out of this test.
     stack = local_stack(
         values={

@@ -10,7 +10,7 @@ from tests.integration.pipeline.conftest import make_store
 
 
 @pytest.fixture(params=["azurite", "memory"])
-def store(request, tables_connection_string, table_name_factory) -> TableStore:  # type: ignore[no-untyped-def]
+def store(request, tables_connection_string, table_name_factory) -> TableStore:
     if request.param == "memory":
         return InMemoryTableStore()
     return make_store(tables_connection_string, table_name_factory("del"))

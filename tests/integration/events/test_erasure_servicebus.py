@@ -32,7 +32,7 @@ ANA, BIA = "auth0|ana-erase", "google-oauth2|bia-keep"
 
 
 @pytest.fixture
-def erasure(servicebus_factory, tables_connection_string, table_name_factory):  # type: ignore[no-untyped-def]
+def erasure(servicebus_factory, tables_connection_string, table_name_factory):
     queue = f"reg{uuid.uuid4().hex[:8]}"
     emulator = servicebus_factory(queues={queue: {}})
     client = build_service_bus_client(Settings(ServiceBusConnection=emulator.connection_string))
@@ -79,7 +79,7 @@ def process_queue(client: ServiceBusClient, queue: str, processor: RegistrationP
 
 
 def test_erasure_removes_the_users_dead_letters_and_a_replay_brings_nothing_back(
-    erasure,  # type: ignore[no-untyped-def]
+    erasure,
 ) -> None:
     client, queue, eraser, processor, tables, failures, _ = erasure
     # Given: Ana stored, two of her signups and one deletion dead-lettered among Bia's, and
@@ -121,7 +121,7 @@ def test_erasure_removes_the_users_dead_letters_and_a_replay_brings_nothing_back
     assert again.counts() == {"entities": 0, "index_entries": 0, "failures": 0, "dead_letters": 0}
 
 
-def test_a_genuine_resignup_after_the_erasure_is_stored(erasure) -> None:  # type: ignore[no-untyped-def]
+def test_a_genuine_resignup_after_the_erasure_is_stored(erasure) -> None:
     _, _, eraser, processor, tables, _, _ = erasure
     eraser.erase(TENANT, ANA, T0)
 
@@ -131,7 +131,7 @@ def test_a_genuine_resignup_after_the_erasure_is_stored(erasure) -> None:  # typ
     assert registration.created_at == T0 + timedelta(days=3)
 
 
-def test_a_sweep_that_runs_out_of_time_fails_rather_than_claiming_success(erasure) -> None:  # type: ignore[no-untyped-def]
+def test_a_sweep_that_runs_out_of_time_fails_rather_than_claiming_success(erasure) -> None:
     client, queue, *_ = erasure
     dead_letter(client, queue, [creation_body(ANA, T0)])
     sweeper = ServiceBusDeadLetterSweeper(client, queue, max_seconds=0.0)
@@ -142,7 +142,7 @@ def test_a_sweep_that_runs_out_of_time_fails_rather_than_claiming_success(erasur
     assert dead_letter_bodies(client, queue) == [creation_body(ANA, T0)]
 
 
-def test_ops_dlq_replay_after_an_erasure_brings_nothing_back(  # type: ignore[no-untyped-def]
+def test_ops_dlq_replay_after_an_erasure_brings_nothing_back(
     erasure, tables_connection_string, tmp_path
 ) -> None:
     client, queue, eraser, processor, tables, _, servicebus_connection = erasure

@@ -18,7 +18,7 @@ from tests.unit.events.conftest import TENANT, TOKEN, body, cloud_event, headers
 
 
 @pytest.fixture
-def route(servicebus_factory, tables_connection_string, table_name_factory):  # type: ignore[no-untyped-def]
+def route(servicebus_factory, tables_connection_string, table_name_factory):
     queue = f"reg{uuid.uuid4().hex[:8]}"
     emulator = servicebus_factory(queues={queue: {}})
     client = build_service_bus_client(Settings(ServiceBusConnection=emulator.connection_string))
@@ -37,7 +37,7 @@ def route(servicebus_factory, tables_connection_string, table_name_factory):  # 
     client.close()
 
 
-def test_creations_and_deletions_reach_the_queue_once_per_id(route) -> None:  # type: ignore[no-untyped-def]
+def test_creations_and_deletions_reach_the_queue_once_per_id(route) -> None:
     post, client, queue, _ = route
     answers = [
         post(body(cloud_event(kind))) for kind in ("user.created", "user.created", "user.deleted")
@@ -57,7 +57,7 @@ def test_creations_and_deletions_reach_the_queue_once_per_id(route) -> None:  # 
     assert {"tenant", "correlation_id", "received_at", "source"} <= properties
 
 
-def test_a_large_unusable_delivery_is_kept_whole_in_azurite(route) -> None:  # type: ignore[no-untyped-def]
+def test_a_large_unusable_delivery_is_kept_whole_in_azurite(route) -> None:
     post, _, _, rejections = route
     # ~120 KB of metadata and no created_at: chunked across columns, each under 64 KiB.
     delivery = cloud_event(created_at=None, user_metadata={"notes": "ü" * 60_000})
