@@ -18,7 +18,7 @@ from localdev.servicebus.amqp.auth import SAS_KEY_NAME
 from localdev.servicebus.process import ServiceBusEmulatorProcess, write_config
 from tests.fixtures.ports import free_ports
 
-QUEUES = {
+QUEUES: dict[str, dict[str, object]] = {
     "orders": {"LockDuration": "PT30S", "MaxDeliveryCount": 4},
     "audit": {"RequiresDuplicateDetection": False},
 }

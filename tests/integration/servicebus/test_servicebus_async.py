@@ -6,14 +6,19 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.servicebus import ServiceBusMessage, ServiceBusReceiveMode, ServiceBusSubQueue
+from azure.servicebus import (
+    ServiceBusMessage,
+    ServiceBusReceivedMessage,
+    ServiceBusReceiveMode,
+    ServiceBusSubQueue,
+)
 from azure.servicebus.aio import AutoLockRenewer
 from azure.servicebus.aio import ServiceBusClient as AsyncServiceBusClient
 from azure.servicebus.exceptions import MessagingEntityNotFoundError
 
 
 async def _drain(receiver, expected: int, wait: float = 10):
-    got = []
+    got: list[ServiceBusReceivedMessage] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while len(got) < expected and loop.time() < deadline:

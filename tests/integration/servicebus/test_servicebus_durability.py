@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
+from azure.servicebus import (
+    ServiceBusClient,
+    ServiceBusMessage,
+    ServiceBusReceivedMessage,
+    ServiceBusSubQueue,
+)
 from azure.servicebus.exceptions import MessageLockLostError
 
 QUEUES = {"durable": {"MaxDeliveryCount": 5}}
@@ -11,7 +16,7 @@ QUEUES = {"durable": {"MaxDeliveryCount": 5}}
 
 def _receive(client: ServiceBusClient, count: int, **kwargs):
     with client.get_queue_receiver("durable", **kwargs) as receiver:
-        got = []
+        got: list[ServiceBusReceivedMessage] = []
         for _ in range(10):
             got += receiver.receive_messages(max_message_count=count - len(got), max_wait_time=1)
             if len(got) >= count:

@@ -99,6 +99,7 @@ def test_hand_encoded_valid_message_is_accepted_and_dead_letters_cleanly(
         (dead,) = dlq.receive_messages(max_wait_time=5)
         # Then it carries its reason next to its own properties
         assert dead.dead_letter_reason == "Bad"
+        assert dead.application_properties is not None
         assert dead.application_properties[b"k"] == b"v"
         dlq.complete_message(dead)
 
@@ -158,7 +159,7 @@ def test_bad_put_token_input_is_answered_401_not_a_dropped_connection(
 def test_corrupt_records_are_quarantined_at_start_and_the_rest_loads(servicebus_factory, tmp_path):
     # Given a data dir holding three messages, two of which we then corrupt on disk
     data = tmp_path / "data"
-    queues = {"q": {}}
+    queues: dict[str, dict[str, object]] = {"q": {}}
     emulator = servicebus_factory(queues, data_dir=data)
     client = ServiceBusClient.from_connection_string(emulator.connection_string)
     with client, client.get_queue_sender("q") as sender:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
+from azure.servicebus import (
+    ServiceBusClient,
+    ServiceBusMessage,
+    ServiceBusReceivedMessage,
+    ServiceBusSubQueue,
+)
 from azure.servicebus.exceptions import MessageLockLostError
 
 
@@ -106,7 +111,7 @@ def test_messages_arriving_between_receive_calls_are_not_counted_as_deliveries(
         sender.send_messages([ServiceBusMessage("late-1"), ServiceBusMessage("late-2")])
         time.sleep(0.5)
         # Then they are received later with no delivery counted
-        got = []
+        got: list[ServiceBusReceivedMessage] = []
         deadline = time.monotonic() + 10
         while len(got) < 2 and time.monotonic() < deadline:
             got += receiver.receive_messages(max_message_count=5, max_wait_time=2)
