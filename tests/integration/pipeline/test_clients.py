@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import DefaultAzureCredential
 
 from shared.clients import TABLE_CONNECTION_POOL_SIZE, build_table_service_client
@@ -50,6 +51,7 @@ def test_identity_based_client_gets_the_same_transport() -> None:
     try:
         assert isinstance(client.credential, DefaultAzureCredential)
         transport = client._client._client._pipeline._transport  # the SDK keeps no public handle
+        assert isinstance(transport, RequestsTransport)
         adapter = transport.session.get_adapter("https://acct.table.core.windows.net")
         assert adapter._pool_maxsize == TABLE_CONNECTION_POOL_SIZE >= PROCESSOR_CONCURRENCY
         assert transport.connection_config.read_timeout == 10.0

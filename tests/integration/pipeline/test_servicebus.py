@@ -13,6 +13,7 @@ import uuid
 import pytest
 from azure.functions.servicebus import ServiceBusMessage as FunctionMessage
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
+from pydantic import SecretStr
 
 from ingest.service import IngestService
 from processor.service import RegistrationProcessor
@@ -46,7 +47,7 @@ def pipeline(servicebus_factory, tables_connection_string, table_name_factory):
     registrations = make_store(tables_connection_string, table_name_factory("reg"))
     failures = FailureLog(make_store(tables_connection_string, table_name_factory("fail")))
     publisher = ServiceBusPublisher(client, queue)
-    context = AppContext(Settings(WEBHOOK_SECRET=SECRET))
+    context = AppContext(Settings(WEBHOOK_SECRET=SecretStr(SECRET)))
     context.publisher = publisher
     context.ingest_service = IngestService(SignatureVerifier([SECRET]), publisher)
     context.processor = RegistrationProcessor(RegistrationWriter(registrations), failures)
@@ -162,7 +163,7 @@ def test_unreachable_queue_is_503_within_the_budget() -> None:
     dead = f"Endpoint=sb://localhost:{free_port()};SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;"
     client = build_service_bus_client(Settings(ServiceBusConnection=dead))
     publisher = ServiceBusPublisher(client, "registrations")
-    context = AppContext(Settings(WEBHOOK_SECRET=SECRET))
+    context = AppContext(Settings(WEBHOOK_SECRET=SecretStr(SECRET)))
     context.ingest_service = IngestService(SignatureVerifier([SECRET]), publisher)
     set_context(context)
     try:

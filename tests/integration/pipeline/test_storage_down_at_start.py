@@ -45,7 +45,9 @@ def test_table_creation_on_first_write_converts_503_and_resets_and_is_tried_agai
     # Then: it was not remembered as done: the next write creates the table and lands
     store.insert({"PartitionKey": "p", "RowKey": "r", "value": "one"})
     direct = make_store(tables_connection_string, name, create=False)
-    assert direct.get("p", "r").entity["value"] == "one"
+    found = direct.get("p", "r")
+    assert found is not None
+    assert found.entity["value"] == "one"
     assert faulty_proxy.refused == 1
 
 

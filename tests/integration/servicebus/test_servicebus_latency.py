@@ -11,7 +11,7 @@ import asyncio
 import sys
 import time
 
-from azure.servicebus import ServiceBusMessage
+from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
 
 from localdev.servicebus.process import ServiceBusEmulatorProcess
 
@@ -131,7 +131,7 @@ async def test_a_lock_held_by_a_killed_client_goes_to_a_waiting_receiver_when_it
         await holder.wait()
     # When a receiver waits for it the way the host does (receive calls in a loop)
     async with async_sb_client.get_queue_receiver(queue) as receiver:
-        got = []
+        got: list[ServiceBusReceivedMessage] = []
         while not got and time.monotonic() - locked < lock_duration + 10:
             got = await receiver.receive_messages(max_message_count=1, max_wait_time=1)
         took = time.monotonic() - locked
