@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from events.payload import selected_fields
 from events.rejections import RejectionLog
 from events.service import EventStreamService
 from shared.log import log_outcome
 from shared.publisher import RegistrationPublisher
 from shared.secrets import check_secrets
+from shared.send_fields import parse_send_fields
 from shared.settings import Settings, SettingsError
 from shared.tablestore import TableStore
 from shared.tracing import Tracer
@@ -47,12 +47,18 @@ def build_event_stream_service(parts: EventsParts) -> EventStreamService:
     tenant_id = (settings.auth0_tenant_id or "").strip() or None
     if tenant_id is None:
         _configuration_error("AUTH0_TENANT_ID", "AUTH0_TENANT_ID is not set")
+    send_fields = parse_send_fields(settings.send_fields)
+    if send_fields.unknown:  # as the Action does: warn, send the fields it does know
+        log_outcome(
+            logger, "configuration", level=logging.WARNING, outcome="ignored",
+            setting="SEND_FIELDS", error=f"unknown names: {', '.join(send_fields.unknown)}",
+        )  # fmt: skip
     return EventStreamService(
         tokens,
         tenant_id,
         parts.publisher,
         rejection_log(parts),
-        selected_fields(settings.send_fields),
+        send_fields.fields,
         tracer=parts.tracer,
     )
 

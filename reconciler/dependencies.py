@@ -16,11 +16,11 @@ from reconciler.checkpoint import CheckpointStore
 from reconciler.dead_letters import ServiceBusDeadLetterIds
 from reconciler.known import TableKnownProblems
 from reconciler.management import ManagementApiSearch, UserSearch, build_user_search
-from reconciler.mapping import parse_send_fields
 from reconciler.service import Reconciler
 from reconciler.throttle import RequestCeiling
 from shared.publisher import RegistrationPublisher
 from shared.registrations import RegistrationReader
+from shared.send_fields import parse_send_fields
 from shared.settings import Settings, SettingsError
 from shared.tablestore import TableStore
 
@@ -42,10 +42,9 @@ def build_reconciler(parts: ReconcilerParts, search: UserSearch | None = None) -
     settings = parts.settings
     if not settings.auth0_tenant_id:
         raise SettingsError("set AUTH0_TENANT_ID (it must equal the Action's event.tenant.id)")
-    try:
-        send_fields = parse_send_fields(settings.send_fields)
-    except ValueError as exc:
-        raise SettingsError(str(exc)) from exc
+    send_fields = parse_send_fields(settings.send_fields)
+    if send_fields.unknown:  # the Action only warns; a timer can fail loudly
+        raise SettingsError(f"SEND_FIELDS names unknown fields: {', '.join(send_fields.unknown)}")
     return Reconciler(
         search=search or build_user_search(settings, RequestCeiling(settings.reconcile_max_rps)),
         reader=RegistrationReader(parts.table_store(settings.registrations_table)),
@@ -56,7 +55,7 @@ def build_reconciler(parts: ReconcilerParts, search: UserSearch | None = None) -
             tombstones=parts.table_store(settings.tombstones_table),
         ),
         tenant_id=settings.auth0_tenant_id,
-        send_fields=send_fields,
+        send_fields=send_fields.fields,
     )
 
 

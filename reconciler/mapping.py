@@ -2,41 +2,22 @@
 
 Payload v1 with `source: "reconcile"`, the tenant named by AUTH0_TENANT_ID,
 the connection from `identities[0]`, personal fields only as SEND_FIELDS
-allows (same names, values and default as the Action's secret), and the
+allows (`shared.send_fields`: the Action's names, values and default), and the
 message id from the shared `registration_id(tenant, user_id, created_at)`, so
 broker duplicate detection and the processor absorb any overlap with the Action.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from shared.events import canonical_json, validate_event
 from shared.ids import canonical_ms, new_correlation_id, registration_id
 from shared.publisher import OutgoingMessage
+from shared.send_fields import signup_connection, user_fields
 
 SOURCE = "reconcile"
-ALWAYS_USER_FIELDS = ("email_verified", "phone_verified")
-OPTIONAL_USER_FIELDS = (
-    "email", "phone_number", "username", "name", "given_name", "family_name",
-    "nickname", "picture", "user_metadata", "app_metadata",
-)  # fmt: skip
-OPTIONAL_REQUEST_FIELDS = ("ip", "user_agent")  # the Action's; a reconciled user has no request
-KNOWN_FIELDS = frozenset(OPTIONAL_USER_FIELDS + OPTIONAL_REQUEST_FIELDS)
-
-
-def parse_send_fields(value: str) -> frozenset[str]:
-    """SEND_FIELDS: names separated by commas or spaces, `all`, or `none` (the default).
-
-    Unknown names raise ValueError (the Action only warns; a timer can fail loudly).
-    """
-    names = [name for name in re.split(r"[\s,]+", value) if name]
-    unknown = sorted(set(names) - KNOWN_FIELDS - {"all", "none"})
-    if unknown:
-        raise ValueError(f"SEND_FIELDS names unknown fields: {', '.join(unknown)}")
-    return KNOWN_FIELDS if "all" in names else frozenset(names) - {"none"}
 
 
 def created_at(user: dict[str, Any]) -> datetime:
@@ -56,12 +37,8 @@ def registration_payload(
     user: dict[str, Any], tenant_id: str, send_fields: frozenset[str]
 ) -> dict[str, Any]:
     """Payload v1 for `user` (validated: a user Auth0 returns malformed raises InvalidEvent)."""
-    fields = ALWAYS_USER_FIELDS + tuple(f for f in OPTIONAL_USER_FIELDS if f in send_fields)
-    body_user: dict[str, Any] = {
-        "user_id": user["user_id"],
-        "created_at": canonical_ms(created_at(user)),
-    }
-    body_user.update({name: user[name] for name in fields if user.get(name) is not None})
+    body_user = user_fields(user, send_fields)
+    body_user["created_at"] = canonical_ms(created_at(user))
     payload: dict[str, Any] = {
         "type": "user.registered",
         "schema_version": 1,
@@ -69,11 +46,9 @@ def registration_payload(
         "tenant": {"id": tenant_id},
         "user": body_user,
     }
-    identities = user.get("identities") or []
-    if identities and isinstance(identities[0], dict):
-        identity = identities[0]
-        connection = {"name": identity.get("connection"), "strategy": identity.get("provider")}
-        payload["connection"] = {key: value for key, value in connection.items() if value}
+    connection = signup_connection(user)
+    if connection:
+        payload["connection"] = connection
     validate_event(payload)
     return payload
 

@@ -73,7 +73,7 @@ class EventsHarness:
     def __init__(
         self, tokens: list[str] | None = None, tenant: str | None = TENANT, send_fields: str = ""
     ) -> None:
-        from events.payload import selected_fields
+        from shared.send_fields import parse_send_fields
 
         self.publisher = InMemoryPublisher()
         self.rejections_table = InMemoryTableStore()
@@ -83,7 +83,7 @@ class EventsHarness:
             tenant,
             self.publisher,
             self.rejections,
-            selected_fields(send_fields),
+            parse_send_fields(send_fields).fields,
             FAST_RETRY,
             clock=lambda: NOW,
             sleep=lambda _: None,

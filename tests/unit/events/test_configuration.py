@@ -74,3 +74,20 @@ def test_good_settings_accept_and_use_send_fields() -> None:
     answer = respond(lambda: service, IngestRequest(body(cloud_event()), headers()))
     assert answer.status == 202
     assert json.loads(parts.publisher.messages[0].body)["user"]["name"] == "Nick Tester"
+
+
+def test_unknown_send_fields_names_are_one_warning_and_the_known_ones_still_apply(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="events")
+    parts = Parts(AUTH0_TENANT_ID="acme", AUTH0_EVENTS_TOKEN=TOKEN, SEND_FIELDS="email passwd")
+    service = build_event_stream_service(parts)
+    answer = respond(lambda: service, IngestRequest(body(cloud_event()), headers()))
+
+    assert answer.status == 202
+    user = json.loads(parts.publisher.messages[0].body)["user"]
+    assert user["email"] == "nick@example.com"
+    assert "name" not in user
+    [warning] = [json.loads(r.getMessage()) for r in caplog.records]
+    assert (warning["setting"], warning["outcome"]) == ("SEND_FIELDS", "ignored")
+    assert "passwd" in warning["error"]

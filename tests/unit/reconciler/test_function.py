@@ -99,3 +99,9 @@ def test_without_a_tenant_the_part_fails_naming_the_setting_and_is_not_kept():
     with pytest.raises(SettingsError, match="AUTH0_TENANT_ID"):
         _ = context.reconciler
     assert "reconciler" not in vars(context)
+
+
+def test_unknown_send_fields_names_stop_the_timer_naming_them():
+    context = AppContext(Settings(AUTH0_TENANT_ID="acme", SEND_FIELDS="email passwd"))
+    with pytest.raises(SettingsError, match="SEND_FIELDS names unknown fields: passwd"):
+        _ = context.reconciler

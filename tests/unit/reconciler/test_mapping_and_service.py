@@ -6,8 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from reconciler import mapping
 from reconciler.checkpoint import CheckpointStore
 from reconciler.known import TableKnownProblems
@@ -16,6 +14,7 @@ from reconciler.sweep import FIRST_SWEEP, OVERLAP, sweep
 from shared.ids import registration_id
 from shared.publisher import InMemoryPublisher
 from shared.registrations import RegistrationReader
+from shared.send_fields import parse_send_fields
 from shared.tablestore import InMemoryTableStore
 from tests.unit.reconciler.fakes import InMemoryUserSearch
 
@@ -31,15 +30,6 @@ USER: dict[str, Any] = {
 }
 
 
-def test_send_fields_follow_the_actions_secret():
-    assert mapping.parse_send_fields("none") == frozenset()
-    assert mapping.parse_send_fields("") == frozenset()
-    assert mapping.parse_send_fields("email, name") == {"email", "name"}
-    assert "picture" in mapping.parse_send_fields("all")
-    with pytest.raises(ValueError, match="password"):
-        mapping.parse_send_fields("email password")
-
-
 def test_payload_carries_only_what_send_fields_allows():
     payload = mapping.registration_payload(USER, "acme", frozenset())
     assert payload["user"] == {
@@ -49,7 +39,7 @@ def test_payload_carries_only_what_send_fields_allows():
     }
     assert payload["connection"] == {"name": "google-oauth2", "strategy": "google-oauth2"}
     assert payload["source"] == "reconcile"
-    full = mapping.registration_payload(USER, "acme", mapping.parse_send_fields("all"))
+    full = mapping.registration_payload(USER, "acme", parse_send_fields("all").fields)
     assert full["user"]["email"] == "ana@example.com"
     assert full["user"]["user_metadata"] == {"plan": "pro"}
 
