@@ -91,6 +91,7 @@ def flaky(msg: func.ServiceBusMessage) -> None:
         user_properties=msg.user_properties,
         metadata_message_id=(msg.metadata or {}).get("MessageId"),
     )
+    assert msg.delivery_count is not None  # the host always sets it
     if msg.delivery_count <= int(props.get("fail_times", 0)):
         raise RuntimeError("failing on purpose")
 
