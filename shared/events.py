@@ -194,7 +194,7 @@ def validate_event(document: object) -> RegistrationEvent:
     """Validate an already-decoded JSON document. Raises `InvalidEvent`."""
     if not isinstance(document, dict):
         raise InvalidEvent([("body", "must be a JSON object")])
-    bad_text = _first_invalid_text(document, ())
+    bad_text = _first_invalid_text(document)
     if bad_text is not None:
         raise InvalidEvent([(bad_text, "contains an unpaired UTF-16 surrogate")])
     version = document.get("schema_version")
@@ -240,25 +240,39 @@ def schema_path(parts: tuple[str, ...]) -> str:
     return parts[0]
 
 
-def _first_invalid_text(value: object, parts: tuple[str, ...], depth: int = 0) -> str | None:
+def _first_invalid_text(document: object) -> str | None:
     """Schema path of the first string (key or value) that cannot be encoded as UTF-8."""
+    found = _invalid_text(document, 0)
+    if found is None:
+        return None
+    reason, reversed_path = found
+    path = schema_path(tuple(reversed(reversed_path)))
+    if reason:
+        raise InvalidEvent([(path, reason)])
+    return path
+
+
+def _invalid_text(value: object, depth: int) -> tuple[str, list[str]] | None:
+    # The path is built only on the way back from a failure: the usual walk allocates nothing.
     if depth > MAX_DEPTH:
-        raise InvalidEvent([(schema_path(parts), f"nests deeper than {MAX_DEPTH} levels")])
+        return f"nests deeper than {MAX_DEPTH} levels", []
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return schema_path(parts)
+            return "", []
         return None
+    found: tuple[str, list[str]] | None = None
     if isinstance(value, dict):
         for key, item in value.items():
-            child = (*parts, str(key))
-            found = _first_invalid_text(key, child) or _first_invalid_text(item, child, depth + 1)
+            found = _invalid_text(key, depth) or _invalid_text(item, depth + 1)
             if found is not None:
+                found[1].append(str(key))
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _first_invalid_text(item, (*parts, str(index)), depth + 1)
+            found = _invalid_text(item, depth + 1)
             if found is not None:
+                found[1].append(str(index))
                 return found
     return None
