@@ -2,8 +2,10 @@
 
 `python -m bench.forwarder --port P --queue Q` with the connection string in
 the SERVICEBUS_CONNECTION environment variable. No key, no signature, no
-parsing, no validation: one `azure.servicebus.aio` sender, created at start
-and reused, and 202 once the send is acknowledged. It is the baseline ingest
+parsing, no validation: a pool of `azure.servicebus.aio` senders, opened at
+start and reused, one per request in flight (an aio sender cannot carry
+concurrent sends: the first overlap breaks its handler), and 202 once the
+send is acknowledged. It is the baseline ingest
 is measured against in `bench.pipeline` (same stack, same concurrency, same
 requests), so the ratio says what the real ingest's checks and plumbing cost.
 """
@@ -11,6 +13,7 @@ requests), so the ratio says what the real ingest's checks and plumbing cost.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -21,30 +24,40 @@ from azure.servicebus.aio import ServiceBusClient, ServiceBusSender
 
 from localdev.processes import ChildProcess, PortOpen
 
-SENDER = web.AppKey("sender", ServiceBusSender)
+SENDERS = web.AppKey("senders", asyncio.Queue)
+POOL_SIZE = 16  # the benchmark's concurrency: no request waits for a sender
 
 
 async def forward(request: web.Request) -> web.Response:
     """Send the body as it came; 202 when the broker has it."""
     body = await request.read()
-    await request.app[SENDER].send_messages(ServiceBusMessage(body))
+    senders: asyncio.Queue[ServiceBusSender] = request.app[SENDERS]
+    sender = await senders.get()
+    try:
+        await sender.send_messages(ServiceBusMessage(body))
+    finally:
+        senders.put_nowait(sender)
     return web.Response(status=202)
 
 
-def build_app(connection: str, queue: str) -> web.Application:
-    """The app with its one sender, opened on start-up and closed on clean-up."""
+def build_app(connection: str, queue: str, pool_size: int = POOL_SIZE) -> web.Application:
+    """The app with its senders, opened on start-up and closed on clean-up."""
     app = web.Application(client_max_size=64 * 1024)
     app.router.add_post("/api/registrations", forward)
 
-    async def sender_context(app: web.Application):  # type: ignore[no-untyped-def]
-        async with (
-            ServiceBusClient.from_connection_string(connection) as client,
-            client.get_queue_sender(queue) as sender,
-        ):
-            app[SENDER] = sender
+    async def senders_context(app: web.Application):  # type: ignore[no-untyped-def]
+        async with ServiceBusClient.from_connection_string(connection) as client:
+            pool: asyncio.Queue[ServiceBusSender] = asyncio.Queue()
+            senders = [client.get_queue_sender(queue) for _ in range(pool_size)]
+            for sender in senders:
+                await sender.__aenter__()
+                pool.put_nowait(sender)
+            app[SENDERS] = pool
             yield
+            for sender in senders:
+                await sender.close()
 
-    app.cleanup_ctx.append(sender_context)
+    app.cleanup_ctx.append(senders_context)
     return app
 
 
