@@ -1,6 +1,6 @@
 """Ingest: verify, validate and enqueue one signed registration. Knows nothing of azure.functions.
 
-Every row of the ingest table in DESIGN.md is decided in `IngestService.handle`.
+Every row of the ingest table in docs/pipeline.md is decided in `IngestService.handle`.
 """
 
 from __future__ import annotations

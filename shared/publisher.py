@@ -30,7 +30,7 @@ MAX_SENDERS = 16
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """A registration message as ingest builds it (see DESIGN: the Service Bus message)."""
+    """A message as ingest, Event Streams and the reconciler build it (docs/pipeline.md)."""
 
     body: str
     message_id: str
