@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared.ids import registration_id
 from shared.signing import signed_headers
@@ -170,7 +171,7 @@ def corpus() -> list[Case]:
         Case("no function key", event_body(), BAD_401, key="none"),
         Case("wrong function key", event_body(), BAD_401, key="wrong"),
     ]
-    controls = [
+    controls: list[tuple[str, dict[str, Any]]] = [
         ("control: charset parameter", {"content_type": "application/json; charset=utf-8"}),
         ("control: key as ?code=", {"key": "query"}),
         ("control: unknown fields", {}),
@@ -197,7 +198,8 @@ def headers_for(case: Case, client: SignedClient) -> dict[str, str]:
     text = case.body.decode("utf-8")
     webhook_id = f"msg_{uuid.uuid4().hex}"
     if case.event is not None:
-        webhook_id = registration_id(case.event["tenant"]["id"], case.event["user"]["user_id"])
+        tenant, user = case.event["tenant"], case.event["user"]
+        webhook_id = registration_id(tenant["id"], user["user_id"], user["created_at"])
     secret = client.secret
     moment = datetime.now(UTC)
     if case.sign == "wrong-secret":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -56,7 +57,7 @@ def mutated_events(draw) -> dict:
     event["user"]["user_id"] = f"{event['user']['user_id']}#{uuid.uuid4().hex[:6]}"
     for _ in range(draw(st.integers(0, 3))):
         path = draw(st.sampled_from(PATHS))
-        parent = event
+        parent: object = event
         for part in path[:-1]:
             parent = parent.get(part) if isinstance(parent, dict) else None
         if not isinstance(parent, dict):
@@ -77,10 +78,12 @@ REQUESTS = st.tuples(
 )
 
 
-def webhook_id(event: object) -> str:
+def webhook_id(payload: Any) -> str:
+    """The id the Action would sign with; a random one when the fuzzed payload has no usable id."""
     try:
-        return registration_id(event["tenant"]["id"], event["user"]["user_id"])  # type: ignore[index]
-    except (TypeError, KeyError, AttributeError):
+        user = payload["user"]
+        return registration_id(payload["tenant"]["id"], user["user_id"], user["created_at"])
+    except (TypeError, KeyError, AttributeError, ValueError):
         return f"msg_{uuid.uuid4().hex}"
 
 
