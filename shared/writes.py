@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,16 +61,9 @@ class WriteResult:
     previous: Entity | None
 
 
-def put_if_newer(
-    store: TableStore,
-    entity: Entity,
-    prepare: Callable[[Entity, Entity], Entity] | None = None,
-    *,
-    column: str = "version",
-) -> WriteResult:
+def put_if_newer(store: TableStore, entity: Entity, *, column: str = "version") -> WriteResult:
     """Compare-and-swap `entity` on its `column` (`version` text, or `revision` number).
 
-    `prepare(entity, current)` may adjust the entity just before a replace.
     Lost races re-read and decide again; a bounded number of rounds, then
     `StorageUnavailable` (transient: the retry policy or the broker tries later).
     """
@@ -90,9 +82,8 @@ def put_if_newer(
             return WriteResult(WriteOutcome.UNCHANGED, current.entity)
         if stored is not None and entity[column] < stored:
             return WriteResult(WriteOutcome.STALE, current.entity)
-        replacement = prepare(entity, current.entity) if prepare else entity
         try:
-            store.replace(replacement, current.etag)
+            store.replace(entity, current.etag)
         except ETagMismatch:
             continue
         return WriteResult(WriteOutcome.UPDATED, current.entity)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from shared.events import validate_event
 from shared.registrations import Registration, RegistrationReader
 from shared.tablestore import InMemoryTableStore, KeyRange, TableStore
-from shared.writes import RegistrationWriter, WriteOutcome, index_keys, main_keys, put_if_newer
+from shared.writes import RegistrationWriter, WriteOutcome, index_keys, main_keys
 from tests.unit.pipeline.conftest import event
 
 BASE = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -113,11 +113,11 @@ def test_crash_between_main_and_index_is_repaired_by_redelivery() -> None:
     RegistrationWriter(store).save(first)
 
     # Given: the newer version's main write happened, then the process died
-    def supersede(entity, current):
-        pk, rk = index_keys(Registration.from_entity(current))
-        return {**entity, "superseded_index_pk": pk, "superseded_index_rk": rk}
-
-    put_if_newer(store, newer.to_entity(*main_keys(newer)), supersede)
+    current = store.get(*main_keys(newer))
+    assert current is not None
+    pk, rk = index_keys(first)
+    crashed = {**newer.to_entity(*main_keys(newer)), "revision": 2}
+    store.replace({**crashed, "superseded_index_pk": pk, "superseded_index_rk": rk}, current.etag)
     # When: the message is redelivered
     assert RegistrationWriter(store).save(newer) is WriteOutcome.UNCHANGED
     # Then: the index shows only the newer version
