@@ -170,37 +170,17 @@ def respond(service: Callable[[], IngestService], request: IngestRequest) -> Ing
     error_type = None
     try:
         response = service().handle(request, correlation_id)
-    except PayloadTooLarge:
-        response = problem(413, "Payload too large", correlation_id, max_bytes=MAX_BODY_BYTES)
-    except UnsupportedMediaType:
-        response = problem(415, "Unsupported media type: send application/json", correlation_id)
-    except SignatureError as exc:
-        response = problem(401, "Invalid webhook signature", correlation_id, detail=str(exc))
-    except InvalidEvent as exc:
-        invalid = [{"field": name, "reason": reason} for name, reason in exc.errors]
-        response = problem(
-            400, "Invalid registration event", correlation_id, detail=str(exc), errors=invalid
-        )
-        error_type = type(exc).__name__
-    except QueueUnavailable as exc:
-        response = problem(503, "Queue unavailable, retry later", correlation_id)
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        error_type = f"{type(exc).__name__}: {exc}"
-    except (Misconfigured, SettingsError) as exc:
-        # Logged once where the setting is read (shared.runtime); the answer names nothing.
-        response = problem(503, "Service not configured, retry later", correlation_id)
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        error_type = type(exc).__name__
     except Exception as exc:
-        logger.exception("ingest failed unexpectedly (correlation_id=%s)", correlation_id)
-        response = problem(500, "Internal error", correlation_id)
-        error_type = type(exc).__name__
+        response, error_type = problem_for(exc, correlation_id)
     response.headers["x-correlation-id"] = correlation_id
     status = response.status
+    # A misconfigured secret was logged once, as an error, where it was read: its
+    # requests' lines are warnings, so the log does not repeat the error per request.
+    serious = status >= 500 and error_type not in _CONFIGURATION_ERRORS
     log_outcome(
         logger,
         "ingest",
-        level=logging.INFO if status < 500 else logging.ERROR,
+        level=logging.ERROR if serious else logging.INFO if status < 500 else logging.WARNING,
         status=status,
         outcome="accepted" if status == 202 else "rejected",
         message_id=response.body.get("id"),
@@ -209,3 +189,30 @@ def respond(service: Callable[[], IngestService], request: IngestRequest) -> Ing
         duration_ms=round((time.monotonic() - started) * 1000, 1),
     )
     return response
+
+
+_CONFIGURATION_ERRORS = frozenset({"Misconfigured", "SettingsError"})
+
+
+def problem_for(exc: Exception, correlation_id: str) -> tuple[IngestResponse, str | None]:
+    """The answer to a failed request, and the error type for its log line."""
+    if isinstance(exc, PayloadTooLarge):
+        return problem(413, "Payload too large", correlation_id, max_bytes=MAX_BODY_BYTES), None
+    if isinstance(exc, UnsupportedMediaType):
+        return problem(415, "Unsupported media type: send application/json", correlation_id), None
+    if isinstance(exc, SignatureError):
+        return problem(401, "Invalid webhook signature", correlation_id, detail=str(exc)), None
+    if isinstance(exc, InvalidEvent):
+        invalid = [{"field": name, "reason": reason} for name, reason in exc.errors]
+        title = "Invalid registration event"
+        response = problem(400, title, correlation_id, detail=str(exc), errors=invalid)
+        return response, type(exc).__name__
+    if isinstance(exc, QueueUnavailable | Misconfigured | SettingsError):
+        unavailable = isinstance(exc, QueueUnavailable)
+        title = "Queue unavailable" if unavailable else "Service not configured"
+        # A configuration problem answers like an outage and names nothing (no secret detail).
+        response = problem(503, f"{title}, retry later", correlation_id)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, f"{type(exc).__name__}: {exc}" if unavailable else type(exc).__name__
+    logger.exception("ingest failed unexpectedly (correlation_id=%s)", correlation_id)
+    return problem(500, "Internal error", correlation_id), type(exc).__name__

@@ -252,17 +252,29 @@ def test_unexpected_error_is_500_with_correlation_id_only(harness, caplog) -> No
     assert "RuntimeError" in caplog.text  # the details are in the logs
 
 
-def test_missing_webhook_secret_is_503_not_401(harness: PipelineHarness) -> None:
+@pytest.mark.parametrize(
+    "secret",
+    ["", "##WEBHOOK_SECRET##", "@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/w/)",
+     "whsec_c2hvcnQ=", "whsec_not*base64*at*all*but*long*enough*to*pass*a*length*check"],
+)  # fmt: skip
+def test_an_unusable_webhook_secret_is_503_logged_once(harness, secret: str, caplog) -> None:
     from pydantic import SecretStr
 
     from shared.runtime import AppContext, set_context
     from shared.settings import Settings
 
-    context = AppContext(Settings(WEBHOOK_SECRET=SecretStr("")))
+    caplog.set_level("INFO")
+    context = AppContext(Settings(WEBHOOK_SECRET=SecretStr(secret)))
     context.publisher = harness.publisher
     set_context(context)
-    assert harness.post(http_request(body_of(BASE_EVENT))).status_code == 503
+    responses = [harness.post(http_request(body_of(BASE_EVENT))) for _ in range(3)]
+    assert {response.status_code for response in responses} == {503}
+    assert responses[0].mimetype == "application/problem+json"
+    assert "secret" not in responses[0].get_body().decode().lower()
     assert harness.publisher.messages == []
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1  # the configuration error, once; request lines are warnings
+    assert "WEBHOOK_SECRET" in errors[0].getMessage()
 
 
 def test_one_structured_log_line_without_personal_data(harness: PipelineHarness, caplog) -> None:
