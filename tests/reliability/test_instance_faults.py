@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -29,6 +30,11 @@ def instance_pids(stack) -> dict[str, int]:
         if line.get("message") == "host.instance_started":
             pids[line["instance"]] = line["pid"]
     return pids
+
+
+def has_new_pid(stack, label: str, old_pid: int) -> Callable[[], bool]:
+    """A condition: instance `label` runs under another pid than `old_pid`."""
+    return lambda: instance_pids(stack)[label] != old_pid
 
 
 def busy_processor(stack) -> str | None:
@@ -64,7 +70,7 @@ def kill_processor_instances_mid_message(stack, figures, registrations: int, kil
         # When it dies without any chance to finish or settle
         os.kill(pid, signal.SIGKILL)
         # Then the supervisor starts it again
-        wait_for(lambda p=pid, k=label: instance_pids(stack)[k] != p, 30, "no restart")
+        wait_for(has_new_pid(stack, label, pid), 30, "no restart")
         time.sleep(1.0)
     poster.join()
     # And every accepted registration is stored exactly once

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -24,6 +25,12 @@ def invocations_started(stack) -> int:
     return sum(1 for line in stack.host_log_lines() if line.get("message") == "invocation.started")
 
 
+def started_more(stack, count: int) -> Callable[[], bool]:
+    """A condition: the host has started `count` more invocations than it has now."""
+    target = invocations_started(stack) + count
+    return lambda: invocations_started(stack) >= target
+
+
 def post_in_background(ledger: Ledger, client: SignedClient, events: list[dict], concurrency: int):
     poster = threading.Thread(target=ledger.post_all, args=(client, events, concurrency))
     poster.start()
@@ -36,8 +43,7 @@ def kill_host_mid_batch(stack, figures, registrations: int, kills: int) -> None:
     poster = post_in_background(ledger, client, [new_event() for _ in range(registrations)], 8)
     for _ in range(kills):
         # Given the processor is busy (invocations in flight)
-        before = invocations_started(stack)
-        wait_for(lambda b=before: invocations_started(stack) >= b + 10, 60, "no processing")
+        wait_for(started_more(stack, 10), 60, "no processing")
         # When the host dies without any chance to finish or settle
         stack.kill_host()
         time.sleep(1.0)

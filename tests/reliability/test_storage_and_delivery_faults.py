@@ -92,7 +92,10 @@ def delivery(event: dict, received_at: datetime, message_id: str) -> ServiceBusM
         content_type=message.content_type,
         subject=message.subject,
         correlation_id=message.correlation_id,
-        application_properties=dict(message.application_properties),
+        # Copied key by key: the SDK wants a dict keyed by str | bytes.
+        application_properties={
+            key: value for key, value in message.application_properties.items()
+        },
     )
 
 
