@@ -174,3 +174,33 @@ def test_user_deleted_messages_go_to_the_deletion_handler(harness: PipelineHarne
     assert processor.process(message) is None
     assert deletions.messages == [message]
     assert list(harness.reader.iter_all()) == []
+
+
+def test_with_opentelemetry_each_span_is_an_otel_span_with_the_same_ids() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # what configure_azure_monitor does, with its exporter
+    sink = MemorySink()
+    tracer = Tracer(sink, opentelemetry=True)
+    parent = TraceContext.parse(INCOMING)
+    with (
+        tracer.span("ingest", parent, user_id="auth0|x") as outer,
+        tracer.span("ingest.publish", outer.context),
+    ):
+        pass
+    [publish, ingest] = exporter.get_finished_spans()
+    assert f"{ingest.context.trace_id:032x}" == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert f"{ingest.context.span_id:016x}" == outer.context.span_id
+    assert f"{ingest.parent.span_id:016x}" == "00f067aa0ba902b7"
+    assert f"{publish.parent.span_id:016x}" == outer.context.span_id
+    assert ingest.attributes["user_id"] == "auth0|x"
+    assert [span.context for span in sink.spans] == [
+        TraceContext(outer.context.trace_id, f"{publish.context.span_id:016x}"),
+        outer.context,
+    ]
