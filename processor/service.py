@@ -163,15 +163,10 @@ class RegistrationProcessor:
             permanent = isinstance(exc, PermanentError)
             self._record(message, event, correlation_id, exc, permanent=permanent)
             log_outcome(
-                logger,
-                "process",
-                level=logging.ERROR if permanent else logging.WARNING,
+                logger, "process", level=logging.ERROR if permanent else logging.WARNING,
                 outcome="failed-permanent" if permanent else "failed-transient",
-                error_type=type(exc).__name__,
-                error=str(exc),
-                duration_ms=_ms(started),
-                **fields,
-            )
+                error_type=type(exc).__name__, error=str(exc), duration_ms=_ms(started), **fields,
+            )  # fmt: skip
             raise
         if message.delivery_count > 1:
             self._forget_failure(message.message_id, fields)
