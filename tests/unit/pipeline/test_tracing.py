@@ -195,6 +195,9 @@ def test_with_opentelemetry_each_span_is_an_otel_span_with_the_same_ids() -> Non
     ):
         pass
     [publish, ingest] = exporter.get_finished_spans()
+    assert ingest.parent is not None
+    assert publish.parent is not None
+    assert ingest.attributes is not None
     assert f"{ingest.context.trace_id:032x}" == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert f"{ingest.context.span_id:016x}" == outer.context.span_id
     assert f"{ingest.parent.span_id:016x}" == "00f067aa0ba902b7"
