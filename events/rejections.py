@@ -17,11 +17,13 @@ partitions `f..`), kind `event-stream-rejected`.
 The body holds personal data, so rows are kept `KEPT_RETENTION` (30 days):
 keeping a new row prunes the expired ones, at most once an hour per process;
 `prune_expired` does it on demand. docs/privacy.md lists it with the rest.
+Operators list them with `python -m ops events kept`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -136,6 +138,10 @@ class RejectionLog:
     def iter_all(self) -> Iterator[RejectedDelivery]:
         """Every kept delivery (a scan of the rejection partitions)."""
         return map(_from_entity, self._store.query(REJECTION_PARTITIONS))
+
+    def newest(self, limit: int) -> list[RejectedDelivery]:
+        """The `limit` most recently kept deliveries, newest first (`ops events kept`)."""
+        return heapq.nlargest(limit, self.iter_all(), key=lambda kept: kept.received_at)
 
     def erase_user(self, tenant_id: str, user_id: str) -> int:
         """Delete the kept deliveries naming this user (an erasure's `UserRecords`)."""

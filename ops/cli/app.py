@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ops.cli import audit, dlq, reconcile, registrations, smoke, status, trace
+from ops.cli import audit, dlq, events, reconcile, registrations, smoke, status, trace
 from ops.cli.context import Globals
 from ops.cli.options import JsonFlag
 from ops.errors import EXIT_FAILED, OpsError, UsageProblem, one_line
@@ -30,6 +30,7 @@ app = typer.Typer(
 app.add_typer(dlq.app, name="dlq", no_args_is_help=True)
 app.add_typer(audit.app, name="audit", no_args_is_help=True)
 app.add_typer(registrations.app, name="registrations", no_args_is_help=True)
+app.add_typer(events.app, name="events", no_args_is_help=True)
 app.command("smoke")(smoke.smoke)
 app.command("send-test-event")(smoke.send_test_event)
 app.command("trace")(trace.trace)
