@@ -15,7 +15,7 @@ from azure.servicebus import ServiceBusClient
 from reconciler.checkpoint import CheckpointStore
 from reconciler.dead_letters import ServiceBusDeadLetterIds
 from reconciler.known import TableKnownProblems
-from reconciler.management import ManagementApiSearch, UserSearch, build_user_search
+from reconciler.management import ManagementApiSearch, build_user_search
 from reconciler.service import Reconciler
 from reconciler.throttle import RequestCeiling
 from shared.publisher import RegistrationPublisher
@@ -37,7 +37,7 @@ class ReconcilerParts(Protocol):
     def table_store(self, table_name: str) -> TableStore: ...
 
 
-def build_reconciler(parts: ReconcilerParts, search: UserSearch | None = None) -> Reconciler:
+def build_reconciler(parts: ReconcilerParts) -> Reconciler:
     """The reconciler from app settings; raises `SettingsError` naming what is missing."""
     settings = parts.settings
     if not settings.auth0_tenant_id:
@@ -46,7 +46,7 @@ def build_reconciler(parts: ReconcilerParts, search: UserSearch | None = None) -
     if send_fields.unknown:  # the Action only warns; a timer can fail loudly
         raise SettingsError(f"SEND_FIELDS names unknown fields: {', '.join(send_fields.unknown)}")
     return Reconciler(
-        search=search or build_user_search(settings, RequestCeiling(settings.reconcile_max_rps)),
+        search=build_user_search(settings, RequestCeiling(settings.reconcile_max_rps)),
         reader=RegistrationReader(parts.table_store(settings.registrations_table)),
         publisher=parts.publisher,
         known_problems=TableKnownProblems(
