@@ -139,7 +139,7 @@ param httpPerInstanceConcurrency int = 16
 @description('Worker threads running sync Python functions; equal to host.json serviceBus.maxConcurrentCalls so 16 concurrent messages really run concurrently.')
 param pythonThreadCount int = 16
 
-// App settings. The names are the contract in DESIGN.md "Settings"; the
+// App settings. The names are the contract in docs/architecture.md "Settings"; the
 // drift test (tests/infra/test_settings_drift.py) fails when the code reads
 // a setting this list does not provide. Flex Consumption rejects
 // FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION: the runtime is

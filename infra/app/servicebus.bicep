@@ -57,7 +57,7 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   }
 }
 
-// The design's queue defaults (DESIGN.md "Queue defaults"): the emulator's
+// The design's queue defaults (docs/architecture.md "Queue properties"): the emulator's
 // localdev/servicebus/config.json carries the same values, and
 // tests/infra/test_settings_drift.py keeps the two in step.
 resource queue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {

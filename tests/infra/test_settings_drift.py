@@ -1,5 +1,5 @@
-"""The Bicep, the code and the emulator config agree (DESIGN.md "Settings",
-"Queue defaults").
+"""The Bicep, the code and the emulator config agree (docs/architecture.md "Settings",
+"Queue properties").
 
 (a) Every app setting the code reads is provided by the Function App's app
     settings in infra/app/function.bicep. The names come from the code itself:
@@ -9,7 +9,7 @@
     form (`<Name>__fullyQualifiedNamespace`, `<Name>__tableServiceUri`, ...),
     which is the only form this deployment uses.
 (b) The queue's properties in Bicep, the emulator's config
-    (localdev/servicebus/config.json) and DESIGN.md's defaults are the same.
+    (localdev/servicebus/config.json) and docs/architecture.md's queue properties are the same.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ FORBIDDEN_ON_FLEX = (
     "TablesConnection",
 )
 
-# DESIGN.md, "Queue defaults (Bicep and the emulator config agree)".
+# docs/architecture.md, "Queue properties (Bicep and the emulator's config agree)".
 DESIGN_QUEUE_DEFAULTS: dict[str, Any] = {
     "MaxDeliveryCount": 10,
     "LockDuration": timedelta(minutes=1),
