@@ -25,6 +25,7 @@ ALLOWED_FIELDS = frozenset(
         "schema_version",
         "field",
         "setting",
+        "table",
     }
 )
 

@@ -12,23 +12,43 @@ Both stores create their table lazily, inside the first write (`TableSetup`),
 not when they are built: a table service that is down at that moment then
 fails a write with `StorageUnavailable`, which the caller's retry policy
 retries like any other, and a failed creation is tried again by the next write.
+
+In Azure the deployment creates every table and the app's identity holds a
+role scoped to single tables, which does not cover Create Table (a
+service-level operation): Azure answers 403. `AzureTableStore` then takes the
+table as created by the deployment, logs one warning per table per process,
+and writes; if the table really is missing, the write fails with
+`StorageRejected` naming the table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.errors import TABLE_ERRORS, EntityExists, ETagMismatch, map_exceptions
+from shared.errors import TABLE_ERRORS, EntityExists, ETagMismatch, StorageRejected, map_exceptions
+from shared.log import log_outcome
 
 Entity = dict[str, Any]
+logger = logging.getLogger("tablestore")
+
+# (table URL, name) pairs whose creation this process was refused: warned once each.
+_refused_creations: set[tuple[str, str]] = set()
+_refused_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,25 @@ def _clean(entity: Entity) -> Entity:
     return {key: value for key, value in entity.items() if value is not None}
 
 
+def _creation_forbidden(exc: HttpResponseError) -> bool:
+    """A 403 on Create Table that is about authorization, not a bad credential."""
+    return exc.status_code == 403 and not isinstance(exc, ClientAuthenticationError)
+
+
+def _error_code(exc: HttpResponseError) -> str:
+    """The service's error code (`x-ms-error-code`), "" when it sent none."""
+    # The SDK decodes it for some operations only (not for create_entity): read the header then.
+    code = getattr(exc, "error_code", None)
+    if code is None:
+        headers = getattr(exc.response, "headers", None) or {}
+        code = headers.get("x-ms-error-code")
+    return str(getattr(code, "value", code) or "")
+
+
+def _table_missing(exc: ResourceNotFoundError) -> bool:
+    return _error_code(exc) == "TableNotFound"
+
+
 def _range_filter(column: str, keys: KeyRange, name: str, params: dict[str, str]) -> str:
     if keys.stop is None:
         params[name] = keys.start
@@ -218,6 +257,41 @@ class AzureTableStore:
                 self._table.create_table()
             except ResourceExistsError:
                 return
+            except HttpResponseError as exc:
+                if not _creation_forbidden(exc):
+                    raise
+                self._note_creation_refused(exc)
+
+    def _note_creation_refused(self, exc: HttpResponseError) -> None:
+        # A role scoped to one table cannot create tables; the deployment made this one.
+        key = (self._table.url, self._table.table_name)
+        with _refused_lock:
+            if key in _refused_creations:
+                return
+            _refused_creations.add(key)
+        log_outcome(
+            logger,
+            "table-create-refused",
+            level=logging.WARNING,
+            outcome="assumed-deployed",
+            table=self._table.table_name,
+            status=exc.status_code,
+            error_type=_error_code(exc) or type(exc).__name__,
+        )
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Convert SDK errors of a write; a missing table is a deployment fault, said plainly."""
+        with map_exceptions(TABLE_ERRORS):
+            try:
+                yield
+            except ResourceNotFoundError as exc:
+                if _table_missing(exc):
+                    raise StorageRejected(
+                        f"table {self._table.table_name} does not exist: deploy the "
+                        "infrastructure (it creates every table) or fix the table setting"
+                    ) from exc
+                raise
 
     def get(self, partition_key: str, row_key: str) -> StoredEntity | None:
         with map_exceptions(TABLE_ERRORS):
@@ -229,12 +303,12 @@ class AzureTableStore:
 
     def insert(self, entity: Entity) -> str:
         self.ensure_table()
-        with map_exceptions(TABLE_ERRORS):
+        with self._writing():
             return str(self._table.create_entity(_clean(entity))["etag"])
 
     def replace(self, entity: Entity, etag: str) -> str:
         self.ensure_table()
-        with map_exceptions(TABLE_ERRORS):
+        with self._writing():
             try:
                 result = self._table.update_entity(
                     _clean(entity),
@@ -243,12 +317,14 @@ class AzureTableStore:
                     match_condition=MatchConditions.IfNotModified,
                 )
             except ResourceNotFoundError as exc:  # deleted since read: the ETag no longer matches
+                if _table_missing(exc):
+                    raise
                 raise ETagMismatch("entity deleted since read") from exc
         return str(result["etag"])
 
     def upsert(self, entity: Entity) -> None:
         self.ensure_table()
-        with map_exceptions(TABLE_ERRORS):
+        with self._writing():
             self._table.upsert_entity(_clean(entity), mode=UpdateMode.REPLACE)
 
     def delete(self, partition_key: str, row_key: str, etag: str | None = None) -> None:
