@@ -21,6 +21,10 @@ from typing import Any
 from localdev.host.auth import new_key
 
 DEFAULT_AUTH0_PORT = 4010
+# The emulator's management API (HTTPS), what `ops status` reads the queue counts from.
+DEFAULT_SERVICEBUS_ADMIN_PORT = 5300
+# Relative to the project root, where `ops` runs (like LOCALDEV_TRACE_FILE).
+DEFAULT_SERVICEBUS_ADMIN_CA = ".localdev/servicebus-admin/ca.pem"
 # The tenant id `ops send-test-event` signs up users in: the reconciler must speak for it.
 LOCAL_TENANT_ID = "local-dev"
 AUTH0_DOMAIN = "localdev.auth0.invalid"  # .invalid: nothing real can ever answer for it
@@ -58,7 +62,14 @@ def local_values(auth0_port: int = DEFAULT_AUTH0_PORT) -> dict[str, str]:
         "AUTH0_BASE_URL": auth0_url(auth0_port),
         "SEND_FIELDS": "none",
         "LOCALDEV_TRACE_FILE": ".localdev/traces/spans.jsonl",
+        "SERVICEBUS_ADMIN_ENDPOINT": admin_endpoint(DEFAULT_SERVICEBUS_ADMIN_PORT),
+        "SERVICEBUS_ADMIN_CA_BUNDLE": DEFAULT_SERVICEBUS_ADMIN_CA,
     }
+
+
+def admin_endpoint(port: int) -> str:
+    """SERVICEBUS_ADMIN_ENDPOINT for the emulator's management API on `port` (host:port)."""
+    return f"localhost:{port}"
 
 
 @dataclass
@@ -86,6 +97,23 @@ def ensure_local_settings(
         values.update({key: _filled(key, wanted[key]) for key in added})
         _write_private(settings_path, document, create=False)
     return SettingsUpdate(added=added)
+
+
+def write_ops_settings(settings_path: Path, target: Path, overrides: dict[str, str]) -> Path | None:
+    """A copy of the settings file with the stack's actual endpoints, for `ops --settings`.
+
+    Only when the stack runs on other ports than the file names (`overrides`
+    not empty); otherwise a stale copy is removed and None returned. The
+    user's own file is never rewritten: it keeps describing the default stack.
+    """
+    if not overrides:
+        target.unlink(missing_ok=True)
+        return None
+    document = _read(settings_path)
+    document.setdefault("Values", {}).update(overrides)
+    target.unlink(missing_ok=True)  # created exclusively below, owner-only: it holds secrets
+    _write_private(target, document, create=True)
+    return target
 
 
 def _wanted_values(example_path: Path, auth0_port: int) -> dict[str, Any]:

@@ -27,6 +27,9 @@ from localdev.servicebus.process import DEFAULT_PORT, ServiceBusEmulatorProcess
 from localdev.servicebus.process import connection_string as emulator_connection_string
 from localdev.settings_file import (
     DEFAULT_AUTH0_PORT,
+    DEFAULT_SERVICEBUS_ADMIN_CA,
+    DEFAULT_SERVICEBUS_ADMIN_PORT,
+    admin_endpoint,
     auth0_url,
     ensure_local_settings,
 )
@@ -59,6 +62,7 @@ class StackConfig:
 
     host_port: int = DEFAULT_HOST_PORT
     servicebus_port: int = DEFAULT_SERVICEBUS_PORT
+    servicebus_admin_port: int = DEFAULT_SERVICEBUS_ADMIN_PORT  # management API, for ops status
     azurite_ports: tuple[int, int, int] = DEFAULT_AZURITE_PORTS
     settings_path: Path = ROOT / "local.settings.json"
     example_path: Path = ROOT / "local.settings.example.json"
@@ -76,11 +80,12 @@ class StackConfig:
 
         For tests and benchmarks: it never clashes with a running `make run`.
         """
-        host, servicebus, blob, queue, table, auth0 = free_ports(6)  # together: none repeats
+        host, servicebus, admin, blob, queue, table, auth0 = free_ports(7)  # none repeats
         data_dir = workdir / "data"
         return cls(
             host_port=host,
             servicebus_port=servicebus,
+            servicebus_admin_port=admin,
             azurite_ports=(blob, queue, table),
             auth0_port=auth0,
             settings_path=workdir / "local.settings.json",
@@ -95,6 +100,7 @@ class StackConfig:
         return {
             "Functions host": self.host_port,
             "Service Bus emulator": self.servicebus_port,
+            "Service Bus management API": self.servicebus_admin_port,
             "Azurite blob": blob,
             "Azurite queue": queue,
             "Azurite table": table,
@@ -129,6 +135,8 @@ class LocalStack:
             config_path=c.servicebus_config,
             data_dir=c.data_dir / "servicebus",
             log_path=logs / "servicebus.log",
+            admin_port=c.servicebus_admin_port,
+            admin_cert_dir=self.admin_ca_path.parent,
         )
         self.host = HostProcess(
             port=c.host_port,
@@ -145,12 +153,21 @@ class LocalStack:
 
     # -- settings ---------------------------------------------------------------------------
 
+    @property
+    def admin_ca_path(self) -> Path:
+        """The CA the emulator's management API is signed by (SERVICEBUS_ADMIN_CA_BUNDLE)."""
+        return self.config.data_dir / "servicebus-admin" / "ca.pem"
+
     def endpoint_overrides(self) -> dict[str, str]:
         """Settings the children get instead of the file's, when ports differ from the defaults."""
         c = self.config
         overrides: dict[str, str] = {}
         if c.servicebus_port != DEFAULT_SERVICEBUS_PORT:
             overrides["ServiceBusConnection"] = emulator_connection_string(c.servicebus_port)
+        if c.servicebus_admin_port != DEFAULT_SERVICEBUS_ADMIN_PORT:
+            overrides["SERVICEBUS_ADMIN_ENDPOINT"] = admin_endpoint(c.servicebus_admin_port)
+        if self.admin_ca_path.resolve() != (ROOT / DEFAULT_SERVICEBUS_ADMIN_CA).resolve():
+            overrides["SERVICEBUS_ADMIN_CA_BUNDLE"] = str(self.admin_ca_path)
         if c.azurite_ports != DEFAULT_AZURITE_PORTS:
             storage = self.azurite.connection_string
             overrides["TablesConnection"] = storage

@@ -22,9 +22,11 @@ from types import FrameType
 from localdev.processes import ROOT
 from localdev.settings_file import (
     DEFAULT_AUTH0_PORT,
+    DEFAULT_SERVICEBUS_ADMIN_PORT,
     SettingsFileError,
     SettingsUpdate,
     ensure_local_settings,
+    write_ops_settings,
 )
 from localdev.stack import (
     DEFAULT_AZURITE_PORTS,
@@ -36,10 +38,11 @@ from localdev.stack import (
 )
 
 
-def banner(stack: LocalStack, created: bool) -> str:
+def banner(stack: LocalStack, created: bool, ops_settings: Path | None = None) -> str:
     """What the user needs next: URL, key, where the secret is, and a command to try it."""
     settings = stack.effective_settings()
     settings_path = stack.config.settings_path
+    ops = "" if ops_settings is None else f" --settings {_shown(ops_settings)}"
     lines = [
         "",
         "Local stack is up. Ctrl-C stops everything.",
@@ -53,17 +56,25 @@ def banner(stack: LocalStack, created: bool) -> str:
         "  logs           the host's below; Azurite's, the emulator's and the stand-in's in "
         f"{stack.config.data_dir / 'logs'}",
         "",
+        f"  ops            .venv/bin/python -m ops{ops} status"
+        + (f"   (this stack's ports; {settings_path.name} keeps the defaults)" if ops else ""),
+        "",
         "Send a signed test signup:",
-        f"  {send_command(stack)}",
+        f"  {send_command(stack, ops)}",
         "",
     ]
     return "\n".join(lines)
 
 
-def send_command(stack: LocalStack) -> str:
+def send_command(stack: LocalStack, ops_options: str = "") -> str:
     """The `ops send-test-event` command line for this stack."""
     url = "" if stack.config.host_port == DEFAULT_HOST_PORT else f" --url {stack.ingest_url}"
-    return f".venv/bin/python -m ops send-test-event{url}"
+    return f".venv/bin/python -m ops{ops_options} send-test-event{url}"
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the project root (where ops runs) when it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def parse_args(argv: list[str]) -> StackConfig:
@@ -72,6 +83,13 @@ def parse_args(argv: list[str]) -> StackConfig:
     )
     parser.add_argument("--host-port", type=int, default=DEFAULT_HOST_PORT)
     parser.add_argument("--servicebus-port", type=int, default=DEFAULT_SERVICEBUS_PORT)
+    parser.add_argument(
+        "--servicebus-admin-port",
+        type=int,
+        default=DEFAULT_SERVICEBUS_ADMIN_PORT,
+        help="the emulator's management API, HTTPS, read by `ops status`"
+        f" (default {DEFAULT_SERVICEBUS_ADMIN_PORT})",
+    )
     parser.add_argument(
         "--auth0-port",
         type=int,
@@ -99,6 +117,7 @@ def parse_args(argv: list[str]) -> StackConfig:
     return StackConfig(
         host_port=args.host_port,
         servicebus_port=args.servicebus_port,
+        servicebus_admin_port=args.servicebus_admin_port,
         auth0_port=args.auth0_port,
         host_instances=args.instances,
         azurite_ports=(blob, queue, table),
@@ -138,7 +157,10 @@ def main(argv: list[str]) -> int:
     try:
         print("Starting the local stack:")
         stack.start()
-        print(banner(stack, created))
+        ops_settings = write_ops_settings(
+            config.settings_path, config.data_dir / "ops.settings.json", stack.endpoint_overrides()
+        )
+        print(banner(stack, created, ops_settings))
         print(f"Ready in {time.monotonic() - started:.1f}s.", flush=True)
         return watch(stack)
     except StackError as exc:

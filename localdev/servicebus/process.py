@@ -24,7 +24,12 @@ def connection_string(port: int = DEFAULT_PORT, host: str = "localhost") -> str:
 
 
 def emulator_command(
-    host: str, port: int, config_path: Path | None = None, data_dir: Path | None = None
+    host: str,
+    port: int,
+    config_path: Path | None = None,
+    data_dir: Path | None = None,
+    admin_port: int | None = None,
+    admin_cert_dir: Path | None = None,
 ) -> list[str]:
     """The `python -m localdev servicebus` command line for these options."""
     cmd = [sys.executable, "-m", "localdev", "servicebus", "--host", host, "--port", str(port)]
@@ -32,6 +37,10 @@ def emulator_command(
         cmd += ["--config", str(config_path)]
     if data_dir is not None:
         cmd += ["--data-dir", str(data_dir)]
+    if admin_port is not None:
+        cmd += ["--admin-port", str(admin_port)]
+    if admin_cert_dir is not None:
+        cmd += ["--admin-cert-dir", str(admin_cert_dir)]
     return cmd
 
 
@@ -63,8 +72,12 @@ class ServiceBusEmulatorProcess:
         data_dir: Path | None = None,
         log_path: Path | None = None,
         host: str = "127.0.0.1",
+        admin_port: int | None = None,
+        admin_cert_dir: Path | None = None,
     ) -> None:
         self.port = port
+        self.admin_port = admin_port  # the management API (HTTPS); None: not served
+        self.admin_cert_dir = admin_cert_dir
         self.config_path = config_path
         self.data_dir = data_dir
         self.log_path = log_path
@@ -84,10 +97,21 @@ class ServiceBusEmulatorProcess:
         return self.child.pid if self.child else None
 
     def command(self) -> list[str]:
-        return emulator_command(self.host, self.port, self.config_path, self.data_dir)
+        return emulator_command(
+            self.host,
+            self.port,
+            self.config_path,
+            self.data_dir,
+            self.admin_port,
+            self.admin_cert_dir,
+        )
 
     def start(self, timeout: float = 15.0) -> ServiceBusEmulatorProcess:
-        """Start the process and wait until it accepts AMQP connections."""
+        """Start the process and wait until it accepts AMQP connections.
+
+        The emulator opens its management port before the AMQP one, so with
+        `admin_port` both answer once this returns.
+        """
         self.child = ChildProcess(
             name=self.name,
             command=self.command(),

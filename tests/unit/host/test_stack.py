@@ -12,6 +12,7 @@ from localdev.settings_file import (
     SettingsFileError,
     ensure_local_settings,
     new_webhook_secret,
+    write_ops_settings,
 )
 from localdev.stack import LocalStack, StackConfig, StackError
 from localdev.up import parse_args
@@ -78,8 +79,13 @@ def test_existing_settings_gain_missing_keys_and_keep_their_own(tmp_path, exampl
         "AUTH0_EVENTS_TOKEN",
         "SEND_FIELDS",
         "LOCALDEV_TRACE_FILE",
+        "SERVICEBUS_ADMIN_ENDPOINT",
+        "SERVICEBUS_ADMIN_CA_BUNDLE",
     }
     assert (values["WEBHOOK_SECRET"], values["OTHER"]) == ("mine", "")
+    # ops status reads the counts from the emulator's management API, trusting its own CA
+    assert values["SERVICEBUS_ADMIN_ENDPOINT"] == "localhost:5300"
+    assert values["SERVICEBUS_ADMIN_CA_BUNDLE"] == ".localdev/servicebus-admin/ca.pem"
     assert len(values["AUTH0_CLIENT_SECRET"]) >= 40
     assert stat.S_IMODE(settings.stat().st_mode) == 0o600
     # And a second run adds nothing and rewrites nothing
@@ -112,8 +118,59 @@ def test_the_project_example_holds_every_local_key():
 
 
 def test_default_ports_pass_the_file_through(tmp_path):
-    stack = LocalStack(StackConfig(data_dir=tmp_path, settings_path=tmp_path / "s.json"))
+    stack = LocalStack(StackConfig(settings_path=tmp_path / "s.json"))
     assert stack.endpoint_overrides() == {}
+    command = stack.emulator.command()
+    assert command[command.index("--admin-port") + 1] == "5300"
+
+
+def test_admin_settings_a_user_set_are_kept(tmp_path, example):
+    settings = tmp_path / "local.settings.json"
+    mine = {"SERVICEBUS_ADMIN_ENDPOINT": "sb-prod.example:443", "SERVICEBUS_ADMIN_CA_BUNDLE": ""}
+    settings.write_text(json.dumps({"Values": mine}))
+    update = ensure_local_settings(settings, example)
+    values = json.loads(settings.read_text())["Values"]
+    assert "SERVICEBUS_ADMIN_ENDPOINT" not in update.added
+    assert {key: values[key] for key in mine} == mine
+
+
+def test_the_management_api_runs_on_the_stack_s_port_with_its_own_ca(tmp_path):
+    # Given a stack on another management port and its own data dir
+    config = StackConfig(
+        data_dir=tmp_path, settings_path=tmp_path / "s.json", servicebus_admin_port=15300
+    )
+    stack = LocalStack(config)
+    # Then the emulator serves it there, with the CA in the data dir, and ops is told so
+    command = stack.emulator.command()
+    assert command[command.index("--admin-port") + 1] == "15300"
+    assert command[command.index("--admin-cert-dir") + 1] == str(tmp_path / "servicebus-admin")
+    overrides = stack.endpoint_overrides()
+    assert overrides["SERVICEBUS_ADMIN_ENDPOINT"] == "localhost:15300"
+    assert overrides["SERVICEBUS_ADMIN_CA_BUNDLE"] == str(tmp_path / "servicebus-admin/ca.pem")
+    assert "Service Bus management API" in config.ports
+    assert parse_args(["--servicebus-admin-port", "15300"]).servicebus_admin_port == 15300
+
+
+def test_isolated_stacks_pick_every_port_free_and_distinct(tmp_path):
+    config = StackConfig.isolated(tmp_path)
+    ports = list(config.ports.values())
+    assert len(set(ports)) == len(ports) == 7
+    assert config.servicebus_admin_port != 5300
+
+
+def test_other_ports_give_ops_a_settings_copy_and_leave_the_file_alone(tmp_path):
+    settings = tmp_path / "local.settings.json"
+    settings.write_text(json.dumps({"Values": {"ServiceBusConnection": "file", "X": "mine"}}))
+    target = tmp_path / "data" / "ops.settings.json"
+    # With other ports: a private copy with this stack's endpoints
+    written = write_ops_settings(settings, target, {"ServiceBusConnection": "here"})
+    assert written == target
+    assert json.loads(target.read_text())["Values"] == {"ServiceBusConnection": "here", "X": "mine"}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(settings.read_text())["Values"]["ServiceBusConnection"] == "file"
+    # Back on the defaults: the stale copy goes
+    assert write_ops_settings(settings, target, {}) is None
+    assert not target.exists()
 
 
 def test_other_ports_rewrite_the_endpoints_for_the_children(tmp_path):
