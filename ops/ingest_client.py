@@ -1,4 +1,10 @@
-"""Signed POSTs to the ingest endpoint, as the Auth0 Action sends them (smoke, send-test-event)."""
+"""Signed POSTs to the ingest endpoint, as the Auth0 Action sends them (smoke, send-test-event).
+
+Like the Action, every POST starts a trace of its own: a W3C `traceparent`
+(version 00, sampled) with a fresh trace id, which ingest continues onto the
+message and the processor stores as the row's `trace_id`. The answer carries
+that trace id, so `ops trace <trace id>` shows the event's whole path.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from ops.errors import OpsError, ServiceUnreachable, UsageProblem, one_line
 from shared.events import canonical_json
 from shared.ids import registration_id
 from shared.signing import signed_headers
+from shared.tracing import TraceContext
 
 DEFAULT_INGEST_URL = "http://127.0.0.1:7071/api/registrations"
 
@@ -26,6 +33,7 @@ class IngestAnswer:
 
     status: int
     body: dict[str, Any]
+    trace_id: str | None = None  # the trace the POST started (its `traceparent`)
 
     @property
     def accepted(self) -> bool:
@@ -95,8 +103,10 @@ class HttpEventPoster:
         """POST one event; HTTP error statuses are answers, not exceptions."""
         body = canonical_json(event)
         webhook_id = webhook_id_for(event)
+        trace = TraceContext.root()  # a fresh, sampled trace per event, as the Action does
         headers = {
             "content-type": "application/json",
+            "traceparent": trace.traceparent,
             **signed_headers(body, self.secret, webhook_id),
         }
         if self.function_key:
@@ -106,11 +116,11 @@ class HttpEventPoster:
         )
         try:
             with _OPENER.open(request, timeout=self.timeout) as response:
-                return IngestAnswer(response.status, _json(response.read()))
+                return IngestAnswer(response.status, _json(response.read()), trace.trace_id)
         except urllib.error.HTTPError as exc:
             if 300 <= exc.code < 400:
                 raise _redirect_error(self.url, exc) from None
-            return IngestAnswer(exc.code, _json(exc.read()))
+            return IngestAnswer(exc.code, _json(exc.read()), trace.trace_id)
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ServiceUnreachable(

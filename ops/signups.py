@@ -63,6 +63,7 @@ def send_events(
             "status": answer.status,
             "accepted": answer.accepted,
             "id": answer.body.get("id"),
+            "trace_id": answer.trace_id,
             "detail": None if answer.accepted else answer.body,
         }
 

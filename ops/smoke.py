@@ -31,6 +31,7 @@ class SmokeResult:
     tenant_id: str
     user_id: str
     message_id: str | None
+    trace_id: str | None  # `ops trace <trace_id>` shows the path
     status: int
     latency_seconds: float
     received_at: datetime
@@ -43,6 +44,7 @@ class SmokeResult:
             "tenant_id": self.tenant_id,
             "user_id": self.user_id,
             "message_id": self.message_id,
+            "trace_id": self.trace_id,
             "status": self.status,
             "latency_seconds": round(self.latency_seconds, 3),
             "received_at": self.received_at,
@@ -78,6 +80,7 @@ class SmokeRun:
             tenant_id=SMOKE_TENANT,
             user_id=user_id,
             message_id=answer.body.get("id"),
+            trace_id=answer.trace_id,
             status=answer.status,
             latency_seconds=latency,
             received_at=found.received_at,

@@ -46,7 +46,10 @@ def send_test_event(
         poster = _poster(wiring, url, function_key)
         with output.progress("sending", count) as advance:
             rows = list(send_events(poster, signup_events(count, template), advance))
-        output.rows(rows, ("tenant_id", "user_id", "status", "id"), title="test events")
+        output.rows(rows, ("tenant_id", "user_id", "status", "id", "trace_id"), title="test events")
+        traced = next((row["trace_id"] for row in rows if row["accepted"]), None)
+        if traced:
+            output.say(f"follow one through the pipeline: .venv/bin/python -m ops trace {traced}")
         refused = [row for row in rows if not row["accepted"]]
         if refused:
             first = refused[0]

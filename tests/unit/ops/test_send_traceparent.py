@@ -1,0 +1,79 @@
+"""ops send-test-event / smoke start a W3C trace per event, as the Auth0 Action does."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from ops.ingest_client import HttpEventPoster, IngestAnswer, synthetic_event
+from ops.signups import send_events
+from shared.tracing import TraceContext
+
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
+
+
+class _Ingest(BaseHTTPRequestHandler):
+    """Answers 202 (or 400 for every second request) and keeps each request's headers."""
+
+    seen: list[dict[str, str]] = []
+
+    def do_POST(self) -> None:
+        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        refused = len(type(self).seen) % 2 == 0
+        body = b'{"title": "bad"}' if refused else b'{"id": "reg_1"}'
+        self.send_response(400 if refused else 202)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def ingest() -> Iterator[tuple[HttpEventPoster, type[_Ingest]]]:
+    handler = type("Handler", (_Ingest,), {"seen": []})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/api/registrations"
+    yield HttpEventPoster(url, "whsec_" + "A" * 32, "key"), handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_every_post_carries_a_fresh_sampled_traceparent_and_returns_its_trace_id(
+    ingest: tuple[HttpEventPoster, type[_Ingest]],
+) -> None:
+    poster, handler = ingest
+    # When two events are sent (the second refused)
+    answers = [poster.post(synthetic_event("t", f"auth0|{n}")) for n in range(2)]
+    # Then each request has a version-00, sampled traceparent with a trace of its own
+    headers = [seen["traceparent"] for seen in handler.seen]
+    matches = [TRACEPARENT.match(value) for value in headers]
+    assert all(matches), headers
+    trace_ids = [m.group(1) for m in matches if m]
+    assert len(set(trace_ids)) == 2
+    assert all(set(t) != {"0"} for t in trace_ids)
+    # And the answer names it, refused or not, so `ops trace` can find the path
+    assert [a.trace_id for a in answers] == trace_ids
+    assert [a.status for a in answers] == [202, 400]
+    # And ingest (which continues it) reads exactly that trace
+    parsed = TraceContext.parse(headers[0])
+    assert parsed is not None
+    assert parsed.trace_id == trace_ids[0]
+
+
+def test_send_test_event_rows_carry_the_trace_id() -> None:
+    class Poster:
+        def post(self, event: dict[str, Any]) -> IngestAnswer:
+            return IngestAnswer(202, {"id": "reg_x"}, "ab" * 16)
+
+    rows = list(send_events(Poster(), iter([synthetic_event("t", "auth0|1")])))
+    assert rows[0]["trace_id"] == "ab" * 16
