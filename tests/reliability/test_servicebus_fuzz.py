@@ -214,6 +214,7 @@ class Drainer:
 
     def drain(self, plan: list[str], deadline: float) -> None:
         turn = 0
+        replayed = False
         while time.monotonic() < deadline:
             self.receiver.peek_messages(max_message_count=5)
             main = self.receiver.receive_messages(max_message_count=5, max_wait_time=0.1)
@@ -225,8 +226,10 @@ class Drainer:
             for message in dead:
                 touch(message)
                 _ = (message.dead_letter_reason, message.dead_letter_error_description)
-                if plan[turn % len(plan)] == "replay":
+                # One replay per input: a plan like [dead_letter, replay] would ping-pong forever.
+                if plan[turn % len(plan)] == "replay" and not replayed:
                     self.sender.send_messages(replay_copy(message))
+                    replayed = True
                 turn += 1
                 self.dead.complete_message(message)
             if not main and not dead and not self._left():
