@@ -16,6 +16,7 @@ from azure.servicebus.aio import ServiceBusClient as AsyncServiceBusClient
 
 from localdev.servicebus.process import ServiceBusEmulatorProcess, write_config
 from tests.fixtures.ports import free_port
+from tests.integration.servicebus.support import running
 
 POOL_SIZE = 40
 FLAVOURS: dict[str, dict[str, object]] = {
@@ -41,12 +42,8 @@ def shared_emulator(
     emulator = ServiceBusEmulatorProcess(
         free_port(), config_path=config, log_path=folder / "emulator.log"
     )
-    try:
-        emulator.start()
-    except Exception as exc:
-        pytest.fail(f"the Service Bus emulator could not start: {exc}", pytrace=False)
-    yield emulator
-    emulator.stop()
+    with running(emulator):
+        yield emulator
 
 
 _counters = {flavour: itertools.count() for flavour in FLAVOURS}

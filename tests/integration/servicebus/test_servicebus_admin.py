@@ -17,6 +17,7 @@ from azure.servicebus.management import ServiceBusAdministrationClient
 from localdev.servicebus.amqp.auth import SAS_KEY_NAME
 from localdev.servicebus.process import ServiceBusEmulatorProcess, write_config
 from tests.fixtures.ports import free_ports
+from tests.integration.servicebus.support import running
 
 QUEUES: dict[str, dict[str, object]] = {
     "orders": {"LockDuration": "PT30S", "MaxDeliveryCount": 4},
@@ -60,12 +61,8 @@ def admin_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminEm
         config_path=write_config(folder / "config.json", QUEUES),
         log_path=folder / "emulator.log",
     )
-    try:
-        emulator.start()
-    except Exception as exc:
-        pytest.fail(f"the Service Bus emulator could not start: {exc}", pytrace=False)
-    yield emulator
-    emulator.stop()
+    with running(emulator):
+        yield emulator
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from azure.servicebus.exceptions import (
 )
 
 from localdev.servicebus.process import ServiceBusEmulatorProcess
+from tests.integration.servicebus.support import assert_receives
 
 
 def _client(connection_string: str) -> ServiceBusClient:
@@ -55,6 +56,4 @@ def test_message_over_256_kb_is_refused(sb_client: ServiceBusClient, queue_name)
             sender.send_messages(ServiceBusMessage(b"x" * (256 * 1024 + 1)))
         sender.send_messages(ServiceBusMessage("small still works"))
     with sb_client.get_queue_receiver(queue) as receiver:
-        (message,) = receiver.receive_messages(max_wait_time=5)
-        assert str(message) == "small still works"
-        receiver.complete_message(message)
+        assert_receives(receiver, "small still works")

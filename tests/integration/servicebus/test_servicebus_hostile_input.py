@@ -31,6 +31,7 @@ from azure.servicebus.exceptions import (
 from localdev.servicebus.amqp.auth import SAS_KEY_NAME
 from localdev.servicebus.amqp.codec import Described, Symbol, ULong, encode
 from localdev.servicebus.process import ServiceBusEmulatorProcess
+from tests.integration.servicebus.support import assert_receives, assert_round_trip
 
 
 def section(code: int, value: object) -> bytes:
@@ -40,15 +41,6 @@ def section(code: int, value: object) -> bytes:
 def raw_message(*sections: bytes) -> ServiceBusMessage:
     """An SDK message whose one data section is these hand-encoded sections (see above)."""
     return ServiceBusMessage(b"".join(sections))
-
-
-def assert_round_trip(client: ServiceBusClient, queue: str, body: str) -> None:
-    with client.get_queue_sender(queue) as sender:
-        sender.send_messages(ServiceBusMessage(body))
-    with client.get_queue_receiver(queue) as receiver:
-        (message,) = receiver.receive_messages(max_wait_time=5)
-        assert str(message) == body
-        receiver.complete_message(message)
 
 
 @pytest.mark.parametrize(
@@ -75,9 +67,7 @@ def test_malformed_sections_are_refused_at_send_and_the_link_lives_on(
         assert field in str(refused.value)
         sender.send_messages(ServiceBusMessage("after the refusal"))  # same link, still fine
     with sb_client.get_queue_receiver(queue) as receiver:
-        (message,) = receiver.receive_messages(max_wait_time=5)
-        assert str(message) == "after the refusal"
-        receiver.complete_message(message)
+        assert_receives(receiver, "after the refusal")
 
 
 def test_hand_encoded_valid_message_is_accepted_and_dead_letters_cleanly(

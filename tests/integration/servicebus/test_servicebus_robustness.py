@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from localdev.servicebus.process import ServiceBusEmulatorProcess
+from tests.integration.servicebus.support import assert_receives, assert_round_trip
 
 AMQP_HEADER = b"AMQP\x00\x01\x00\x00"
 SASL_HEADER = b"AMQP\x03\x01\x00\x00"
@@ -32,12 +33,7 @@ def _blast(port: int, payload: bytes, wait: float = 0.05) -> None:
 
 def _round_trip(connection_string: str, queue: str, body: str) -> None:
     with ServiceBusClient.from_connection_string(connection_string, retry_total=0) as client:
-        with client.get_queue_sender(queue) as sender:
-            sender.send_messages(ServiceBusMessage(body))
-        with client.get_queue_receiver(queue) as receiver:
-            (message,) = receiver.receive_messages(max_wait_time=5)
-            assert str(message) == body
-            receiver.complete_message(message)
+        assert_round_trip(client, queue, body)
 
 
 def test_malformed_frames_never_take_the_emulator_down(
@@ -85,9 +81,7 @@ def test_a_client_that_vanishes_mid_transfer_does_not_disturb_others(
                 SASL_HEADER + SASL_INIT + AMQP_HEADER + b"\x00\x00\x01\x00\x02\x00",
             )
         sender.send_messages(ServiceBusMessage("unaffected"))
-        (message,) = receiver.receive_messages(max_wait_time=5)
-        assert str(message) == "unaffected"
-        receiver.complete_message(message)
+        assert_receives(receiver, "unaffected")
 
 
 def test_sixteen_concurrent_receivers_share_the_queue_exactly_once(
