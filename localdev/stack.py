@@ -241,7 +241,7 @@ class LocalStack:
     def start_host(self) -> None:
         self.host.start()
 
-    def start_auth0(self) -> None:
+    def auth0_command(self) -> list[str]:
         """`python -m localdev auth0` with the client credentials the app will present."""
         values = self.effective_settings()
         flags = {
@@ -252,12 +252,15 @@ class LocalStack:
         }
         command = python_command("localdev", "auth0", "--port", str(self.config.auth0_port))
         command += ["--settings", str(self.config.settings_path)]
-        for flag, key in flags.items():
-            if values.get(key):
-                command += [flag, values[key]]
+        # flag=value: a generated secret may start with "-", which argparse takes for a flag
+        command += [f"{flag}={values[key]}" for flag, key in flags.items() if values.get(key)]
+        return command
+
+    def start_auth0(self) -> None:
+        """Start the Auth0 stand-in and wait for its port."""
         self.auth0 = ChildProcess(
             name="Auth0 stand-in",
-            command=command,
+            command=self.auth0_command(),
             readiness=[PortOpen("127.0.0.1", self.config.auth0_port)],
             log_path=self.config.data_dir / "logs" / "auth0.log",
         )

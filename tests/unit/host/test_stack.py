@@ -247,3 +247,17 @@ def test_one_port_for_two_parts_is_refused_before_anything_starts(tmp_path):
 def test_free_ports_are_distinct():
     ports = free_ports(50)
     assert len(set(ports)) == 50
+
+
+def test_a_generated_secret_starting_with_a_dash_reaches_the_stand_in(tmp_path):
+    from localdev.auth0.cli import build_parser
+
+    # Given a client secret token_urlsafe made with a leading "-" (one run in 64)
+    settings = tmp_path / "s.json"
+    values = {"AUTH0_CLIENT_ID": "-id", "AUTH0_CLIENT_SECRET": "-Xy_z", "AUTH0_DOMAIN": "d"}
+    settings.write_text(json.dumps({"Values": values}))
+    stack = LocalStack(StackConfig(data_dir=tmp_path, settings_path=settings))
+    # Then the stand-in's own parser reads it as the secret, not as a flag
+    command = stack.auth0_command()
+    options = build_parser().parse_args(command[command.index("auth0") + 1 :])
+    assert (options.client_id, options.client_secret) == ("-id", "-Xy_z")
