@@ -19,21 +19,19 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from processor.service import IncomingMessage, record_failure
 from shared import keys
 from shared.erasure import Eraser, ErasureResult, UserDeletion, erase_registration, parse_deletion
 from shared.errors import PermanentError
-from shared.failures import FailureLog, ProcessingFailure
+from shared.failures import FailureLog
 from shared.log import log_outcome
 from shared.registrations import Registration
 from shared.retries import PROCESSOR_TABLE_RETRY, RetryPolicy
 from shared.tablestore import Entity, TableStore
 from shared.tombstones import TombstoneStore, subject_hash
 from shared.writes import RegistrationWriter, WriteOutcome, index_keys
-
-if TYPE_CHECKING:
-    from processor.service import IncomingMessage
 
 logger = logging.getLogger("processor")
 AUDIT_ACTION_PARTITION = "action"  # the operators' audit row format (ops.audit.record)
@@ -134,7 +132,12 @@ class DeletionProcessor:
             result = self._policy.retrying(sleep=self._sleep)(self._erase, deletion, message)
         except Exception as exc:
             permanent = isinstance(exc, PermanentError)
-            self._record(message, deletion, exc, permanent, fields["correlation_id"])
+            record_failure(
+                self._failures, message, exc, permanent=permanent,
+                correlation_id=fields["correlation_id"],
+                tenant_id=deletion.tenant.id if deletion else None,
+                user_id=deletion.user.user_id if deletion else None, failed_at=self._clock(),
+            )  # fmt: skip
             log_outcome(
                 logger, "erase", level=logging.ERROR, outcome="failed-permanent" if permanent
                 else "failed-transient", error_type=type(exc).__name__, error=str(exc),
@@ -157,33 +160,6 @@ class DeletionProcessor:
             )
         self._audit.upsert(row)
         return result
-
-    def _record(
-        self,
-        message: IncomingMessage,
-        deletion: UserDeletion | None,
-        exc: Exception,
-        permanent: bool,
-        correlation_id: str,
-    ) -> None:
-        failure = ProcessingFailure(
-            message_id=message.message_id,
-            user_id=deletion.user.user_id if deletion else None,
-            tenant_id=deletion.tenant.id if deletion else None,
-            delivery_count=message.delivery_count,
-            error_type=type(exc).__name__,
-            error_message=str(exc),
-            permanent=permanent,
-            correlation_id=correlation_id,
-            failed_at=self._clock(),
-        )
-        try:
-            self._failures.record(failure)
-        except Exception as record_error:  # never mask the real error
-            log_outcome(
-                logger, "failure-log", level=logging.ERROR, outcome="not-recorded",
-                message_id=message.message_id, error_type=type(record_error).__name__,
-            )  # fmt: skip
 
 
 def _ms(started: float) -> float:

@@ -161,7 +161,11 @@ class RegistrationProcessor:
             outcome = self._save(registration, fields)
         except Exception as exc:
             permanent = isinstance(exc, PermanentError)
-            self._record(message, event, correlation_id, exc, permanent=permanent)
+            record_failure(
+                self._failures, message, exc, permanent=permanent, correlation_id=correlation_id,
+                tenant_id=event.tenant_id if event else None,
+                user_id=event.user_id if event else None, failed_at=self._clock(),
+            )  # fmt: skip
             log_outcome(
                 logger, "process", level=logging.ERROR if permanent else logging.WARNING,
                 outcome="failed-permanent" if permanent else "failed-transient",
@@ -191,39 +195,6 @@ class RegistrationProcessor:
         outcome: WriteOutcome = retrying(self._writer.save, registration)
         return outcome
 
-    def _record(
-        self,
-        message: IncomingMessage,
-        event: RegistrationEvent | None,
-        correlation_id: str,
-        exc: Exception,
-        *,
-        permanent: bool,
-    ) -> None:
-        failure = ProcessingFailure(
-            message_id=message.message_id,
-            user_id=event.user_id if event else None,
-            tenant_id=event.tenant_id if event else None,
-            delivery_count=message.delivery_count,
-            error_type=type(exc).__name__,
-            error_message=str(exc),
-            permanent=permanent,
-            correlation_id=correlation_id,
-            failed_at=self._clock(),
-        )
-        try:
-            self._failures.record(failure)
-        except Exception as record_error:  # never mask the real error, never complete
-            log_outcome(
-                logger,
-                "failure-log",
-                level=logging.ERROR,
-                outcome="not-recorded",
-                message_id=message.message_id,
-                correlation_id=correlation_id,
-                error_type=type(record_error).__name__,
-            )
-
     def _forget_failure(self, message_id: str, fields: dict[str, Any]) -> None:
         # The write succeeded: a stale failure record is only noise, so a failed clean-up
         # is logged and the message completes (it *was* processed).
@@ -234,6 +205,46 @@ class RegistrationProcessor:
                 logger, "failure-log", level=logging.WARNING, outcome="not-cleared",
                 error_type=type(exc).__name__, **fields,
             )  # fmt: skip
+
+
+def record_failure(
+    failures: FailureLog,
+    message: IncomingMessage,
+    exc: Exception,
+    *,
+    permanent: bool,
+    correlation_id: str,
+    tenant_id: str | None,
+    user_id: str | None,
+    failed_at: datetime,
+) -> None:
+    """Record why `message` failed (ids None when the body could not be parsed).
+
+    A failure to record is logged, never raised: it must not mask the real error.
+    """
+    failure = ProcessingFailure(
+        message_id=message.message_id,
+        user_id=user_id,
+        tenant_id=tenant_id,
+        delivery_count=message.delivery_count,
+        error_type=type(exc).__name__,
+        error_message=str(exc),
+        permanent=permanent,
+        correlation_id=correlation_id,
+        failed_at=failed_at,
+    )
+    try:
+        failures.record(failure)
+    except Exception as record_error:
+        log_outcome(
+            logger,
+            "failure-log",
+            level=logging.ERROR,
+            outcome="not-recorded",
+            message_id=message.message_id,
+            correlation_id=correlation_id,
+            error_type=type(record_error).__name__,
+        )
 
 
 def _decode(body: bytes) -> object:
