@@ -10,12 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.events import validate_event
 from shared.registrations import Registration, RegistrationReader
 from shared.tablestore import KeyRange
 from shared.writes import RegistrationWriter, WriteOutcome
 from tests.integration.pipeline.conftest import make_store
-from tests.unit.pipeline.conftest import event
+from tests.unit.pipeline.conftest import event, stored
 from tests.unit.pipeline.store_contract import TableStoreContract
 from tests.unit.pipeline.test_writes import BASE, EXECUTION_COLUMNS, registration, versions
 
@@ -29,15 +28,7 @@ class TestAzureTableStore(TableStoreContract):
 def user_registration(
     user_id: str, email: str, created: datetime, received: datetime
 ) -> Registration:
-    document = event(user_id=user_id, email=email, created_at=created.isoformat())
-    return Registration.from_event(
-        validate_event(document),
-        message_id="m",
-        correlation_id="c",
-        received_at=received,
-        processed_at=received,
-        delivery_count=1,
-    )
+    return stored(event(user_id=user_id, email=email, created_at=created.isoformat()), received)
 
 
 def test_hostile_ids_long_strings_and_metadata_round_trip(store_factory) -> None:
@@ -47,16 +38,7 @@ def test_hostile_ids_long_strings_and_metadata_round_trip(store_factory) -> None
     long_name = "Zoë 😀 " * 8000  # 56,000 characters, beyond one 64 KiB property
     for user_id in hostile:
         document = event(user_id=user_id, name=long_name, user_metadata={"k": "v" * 40_000})
-        writer.save(
-            Registration.from_event(
-                validate_event(document),
-                message_id="m",
-                correlation_id="c",
-                received_at=BASE,
-                processed_at=BASE,
-                delivery_count=1,
-            )
-        )
+        writer.save(stored(document, BASE))
     for user_id in hostile:
         [row] = reader.get(user_id)
         assert row.user_id == user_id

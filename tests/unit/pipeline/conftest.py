@@ -16,9 +16,10 @@ from pydantic import SecretStr
 import function_app
 from ingest.service import IngestService
 from processor.service import RegistrationProcessor
+from shared.events import validate_event
 from shared.failures import FailureLog
 from shared.publisher import InMemoryPublisher
-from shared.registrations import RegistrationReader
+from shared.registrations import Registration, RegistrationReader
 from shared.retries import RetryPolicy
 from shared.runtime import AppContext, set_context
 from shared.settings import Settings
@@ -89,6 +90,18 @@ def event(**user: Any) -> dict[str, Any]:
     document = json.loads(json.dumps(BASE_EVENT))
     document["user"].update(user)
     return document
+
+
+def stored(document: dict[str, Any], at: datetime) -> Registration:
+    """`document` as the processor stores it, received and processed at `at`."""
+    return Registration.from_event(
+        validate_event(document),
+        message_id="m",
+        correlation_id="c",
+        received_at=at,
+        processed_at=at,
+        delivery_count=1,
+    )
 
 
 # get_functions() indexes (and validates) the app; the host does it once, so do we.

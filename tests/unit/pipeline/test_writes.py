@@ -12,7 +12,7 @@ from shared.events import validate_event
 from shared.registrations import Registration, RegistrationReader
 from shared.tablestore import InMemoryTableStore, KeyRange, TableStore
 from shared.writes import RegistrationWriter, WriteOutcome, index_keys, main_keys
-from tests.unit.pipeline.conftest import event
+from tests.unit.pipeline.conftest import event, stored
 
 BASE = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 # Columns that record *which delivery* wrote, not *what* was written.
@@ -131,16 +131,7 @@ def test_list_window_is_half_open_and_ordered() -> None:
         document = event(
             user_id=f"user-{minutes}", created_at=(BASE + timedelta(minutes=minutes)).isoformat()
         )
-        writer.save(
-            Registration.from_event(
-                validate_event(document),
-                message_id="m",
-                correlation_id="c",
-                received_at=BASE,
-                processed_at=BASE,
-                delivery_count=1,
-            )
-        )
+        writer.save(stored(document, BASE))
     reader = RegistrationReader(store)
     window = reader.list(since=BASE + timedelta(minutes=5), until=BASE + timedelta(minutes=61))
     assert [r.user_id for r in window] == ["user-5", "user-59", "user-60"]
