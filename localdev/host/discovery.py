@@ -12,7 +12,7 @@ import importlib.util
 import inspect
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -150,13 +150,8 @@ def _target(function: Function, name: str, trigger_arg: str) -> FunctionTarget:
 
 
 def _fields(target: FunctionTarget) -> dict[str, Any]:
-    return {
-        "name": target.name,
-        "callable": target.callable,
-        "trigger_arg": target.trigger_arg,
-        "context_arg": target.context_arg,
-        "is_async": target.is_async,
-    }
+    # Read from the class, so a field added to FunctionTarget reaches every trigger kind.
+    return {field.name: getattr(target, field.name) for field in fields(FunctionTarget)}
 
 
 def _enum_value(value: Any) -> str:
