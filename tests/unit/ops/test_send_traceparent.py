@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,11 @@ import pytest
 
 from ops.ingest_client import HttpEventPoster, IngestAnswer, synthetic_event
 from ops.signups import send_events
+from ops.smoke import SmokeRun
+from shared.registrations import RegistrationReader
+from shared.tablestore import InMemoryTableStore
 from shared.tracing import TraceContext
+from tests.unit.ops.test_ops_services import PipelineInMemory
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
 
@@ -77,3 +82,15 @@ def test_send_test_event_rows_carry_the_trace_id() -> None:
 
     rows = list(send_events(Poster(), iter([synthetic_event("t", "auth0|1")])))
     assert rows[0]["trace_id"] == "ab" * 16
+
+
+def test_smoke_reports_the_trace_id_of_its_post() -> None:
+    store = InMemoryTableStore()
+    pipeline = PipelineInMemory(store)
+
+    class Traced:
+        def post(self, event: dict[str, Any]) -> IngestAnswer:
+            return dataclasses.replace(pipeline.post(event), trace_id="cd" * 16)
+
+    result = SmokeRun(Traced(), RegistrationReader(store), store).run(cleanup=False)
+    assert result.row()["trace_id"] == "cd" * 16
