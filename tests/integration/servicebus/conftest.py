@@ -16,7 +16,7 @@ from azure.servicebus.aio import ServiceBusClient as AsyncServiceBusClient
 
 from localdev.servicebus.process import ServiceBusEmulatorProcess, write_config
 from tests.fixtures.ports import free_port
-from tests.integration.servicebus.support import running
+from tests.integration.servicebus.support import start_or_fail
 
 POOL_SIZE = 40
 FLAVOURS: dict[str, dict[str, object]] = {
@@ -39,11 +39,11 @@ def shared_emulator(
         f"{flavour}-{n}": props for flavour, props in FLAVOURS.items() for n in range(POOL_SIZE)
     }
     config = write_config(folder / "config.json", queues)
-    emulator = ServiceBusEmulatorProcess(
-        free_port(), config_path=config, log_path=folder / "emulator.log"
+    emulator = start_or_fail(
+        ServiceBusEmulatorProcess(free_port(), config_path=config, log_path=folder / "emulator.log")
     )
-    with running(emulator):
-        yield emulator
+    yield emulator
+    emulator.stop()
 
 
 _counters = {flavour: itertools.count() for flavour in FLAVOURS}

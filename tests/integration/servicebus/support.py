@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TypeVar
-
-import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusReceiver
 
-from localdev.servicebus.process import ServiceBusEmulatorProcess
+# The one start-or-fail (never skip) for emulators, kept with the emulator fixtures.
+from tests.fixtures.servicebus import _start as start_or_fail
 
-Emulator = TypeVar("Emulator", bound=ServiceBusEmulatorProcess)
-
-
-@contextmanager
-def running(emulator: Emulator) -> Iterator[Emulator]:
-    """Start `emulator` for the block and stop it after; fail (never skip) when it cannot start."""
-    try:
-        emulator.start()
-    except Exception as exc:
-        pytest.fail(f"the Service Bus emulator could not start: {exc}", pytrace=False)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
+__all__ = ["assert_receives", "assert_round_trip", "start_or_fail"]
 
 
 def assert_receives(receiver: ServiceBusReceiver, body: str) -> None:

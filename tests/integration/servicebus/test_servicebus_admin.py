@@ -17,7 +17,7 @@ from azure.servicebus.management import ServiceBusAdministrationClient
 from localdev.servicebus.amqp.auth import SAS_KEY_NAME
 from localdev.servicebus.process import ServiceBusEmulatorProcess, write_config
 from tests.fixtures.ports import free_ports
-from tests.integration.servicebus.support import running
+from tests.integration.servicebus.support import start_or_fail
 
 QUEUES: dict[str, dict[str, object]] = {
     "orders": {"LockDuration": "PT30S", "MaxDeliveryCount": 4},
@@ -61,8 +61,9 @@ def admin_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminEm
         config_path=write_config(folder / "config.json", QUEUES),
         log_path=folder / "emulator.log",
     )
-    with running(emulator):
-        yield emulator
+    start_or_fail(emulator)
+    yield emulator
+    emulator.stop()
 
 
 @pytest.fixture
