@@ -54,6 +54,9 @@ def auth0_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+DEFAULT_TRACE_FILE = ".localdev/traces/spans.jsonl"
+
+
 def local_values(auth0_port: int = DEFAULT_AUTH0_PORT) -> dict[str, str]:
     """The non-secret keys the local stack needs, pointing at its own Auth0 stand-in."""
     return {
@@ -61,7 +64,7 @@ def local_values(auth0_port: int = DEFAULT_AUTH0_PORT) -> dict[str, str]:
         "AUTH0_TENANT_ID": LOCAL_TENANT_ID,
         "AUTH0_BASE_URL": auth0_url(auth0_port),
         "SEND_FIELDS": "none",
-        "LOCALDEV_TRACE_FILE": ".localdev/traces/spans.jsonl",
+        "LOCALDEV_TRACE_FILE": DEFAULT_TRACE_FILE,
         "SERVICEBUS_ADMIN_ENDPOINT": admin_endpoint(DEFAULT_SERVICEBUS_ADMIN_PORT),
         "SERVICEBUS_ADMIN_CA_BUNDLE": DEFAULT_SERVICEBUS_ADMIN_CA,
     }

@@ -29,6 +29,7 @@ from localdev.settings_file import (
     DEFAULT_AUTH0_PORT,
     DEFAULT_SERVICEBUS_ADMIN_CA,
     DEFAULT_SERVICEBUS_ADMIN_PORT,
+    DEFAULT_TRACE_FILE,
     admin_endpoint,
     auth0_url,
     ensure_local_settings,
@@ -168,6 +169,11 @@ class LocalStack:
             overrides["SERVICEBUS_ADMIN_ENDPOINT"] = admin_endpoint(c.servicebus_admin_port)
         if self.admin_ca_path.resolve() != (ROOT / DEFAULT_SERVICEBUS_ADMIN_CA).resolve():
             overrides["SERVICEBUS_ADMIN_CA_BUNDLE"] = str(self.admin_ca_path)
+            # A stack with its own data dir (tests, benchmarks) keeps its spans there too,
+            # instead of appending them to the developer's .localdev/traces.
+            trace_file = load_local_settings(c.settings_path).get("LOCALDEV_TRACE_FILE")
+            if trace_file in (None, DEFAULT_TRACE_FILE):
+                overrides["LOCALDEV_TRACE_FILE"] = str(c.data_dir / "traces" / "spans.jsonl")
         if c.azurite_ports != DEFAULT_AZURITE_PORTS:
             storage = self.azurite.connection_string
             overrides["TablesConnection"] = storage
