@@ -9,10 +9,11 @@ to run again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.data.tables import TableClient, TableServiceClient
 from azure.servicebus import ServiceBusClient
@@ -34,6 +35,7 @@ from shared.tablestore import AzureTableStore
 from shared.tombstones import TombstoneStore
 
 DEFAULT_LOCAL_SETTINGS = Path("local.settings.json")
+_Client = TypeVar("_Client")
 
 
 class Wiring:
@@ -67,22 +69,21 @@ class Wiring:
     @cached_property
     def servicebus(self) -> ServiceBusClient:
         """One ServiceBusClient for the whole command (shared's builder: no hidden retries)."""
-        try:
-            client = build_service_bus_client(self.settings)
-        except SettingsError as exc:
-            raise OpsError(f"no Service Bus configured: {exc}") from exc
-        self._closers.append(client)
-        return client
+        return self._opened(build_service_bus_client, "Service Bus")
 
     @cached_property
     def tables(self) -> TableServiceClient:
         """One TableServiceClient for the whole command."""
+        return self._opened(build_table_service_client, "Table Storage")
+
+    def _opened(self, build: Callable[[Settings], _Client], service: str) -> _Client:
+        """A client from `build`, closed by `close`; missing settings are a one-line error."""
         try:
-            service = build_table_service_client(self.settings)
+            client = build(self.settings)
         except SettingsError as exc:
-            raise OpsError(f"no Table Storage configured: {exc}") from exc
-        self._closers.append(service)
-        return service
+            raise OpsError(f"no {service} configured: {exc}") from exc
+        self._closers.append(client)
+        return client
 
     def table(self, name: str) -> TableClient:
         """A client for one table of the configured account."""
