@@ -98,16 +98,7 @@ class OpsEnv:
         self, *args: str, timeout: float = 300, **popen: Any
     ) -> subprocess.CompletedProcess[str]:
         """`python -m ops --settings <file> ARGS` in a clean environment."""
-        return subprocess.run(
-            self.command(*args),
-            cwd=ROOT,
-            env=clean_environment(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            **popen,
-        )
+        return run_ops(*args, settings=self.settings_path, timeout=timeout, **popen)
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "ops", "--settings", str(self.settings_path), *args]
@@ -217,6 +208,23 @@ def clean_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SETTING_NAMES}
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+def run_ops(
+    *args: str, settings: Path | None = None, cwd: Path = ROOT, timeout: float = 60, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ops [--settings FILE] ARGS` in a clean environment, output captured."""
+    chosen = ["--settings", str(settings)] if settings is not None else []
+    return subprocess.run(
+        [sys.executable, "-m", "ops", *chosen, *args],
+        cwd=cwd,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **popen,
+    )
 
 
 @pytest.fixture

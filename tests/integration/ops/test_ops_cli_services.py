@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from shared.registrations import Registration
 from shared.tablestore import AzureTableStore
 from shared.writes import RegistrationWriter
 from tests.fixtures.ports import free_port
-from tests.integration.ops.conftest import ROOT, TENANT, OpsEnv, clean_environment, event
+from tests.integration.ops.conftest import TENANT, OpsEnv, event, run_ops
 
 
 def write_registrations(env: OpsEnv, users: list[tuple[str, datetime]]) -> None:
@@ -126,15 +125,7 @@ def test_unreachable_services_are_one_line_and_exit_1(tmp_path: Path) -> None:
     ]
     for args, fragment in cases:
         started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "ops", "--settings", str(settings), *args],
-            cwd=ROOT,
-            env=clean_environment(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_ops(*args, settings=settings)
         assert done.returncode == 1, (args, done.stderr)
         assert done.stderr.count("\n") == 1, (args, done.stderr)
         assert done.stderr.startswith("error: "), done.stderr
@@ -152,15 +143,7 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path: Path) -> None:
         ["registrations", "list", "--since", "last tuesday"],
         ["frobnicate"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "ops", *args],
-            cwd=tmp_path,
-            env=clean_environment(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_ops(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.count("\n") == 1, (args, done.stderr)
         assert done.stderr.startswith("error: "), done.stderr
@@ -174,15 +157,7 @@ def test_send_test_event_and_smoke_through_the_local_stack(
     settings.write_text(json.dumps({"Values": stack.values}))
 
     def ops(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ops", "--settings", str(settings), *args],
-            cwd=ROOT,
-            env=clean_environment(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_ops(*args, settings=settings, timeout=120)
 
     sent = ops("send-test-event", "--count", "3", "--url", stack.ingest_url, "--json")
     assert sent.returncode == 0, sent.stderr

@@ -16,8 +16,6 @@ import ipaddress
 import json
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +31,7 @@ from cryptography.x509.oid import NameOID
 
 from localdev.servicebus.process import ServiceBusEmulatorProcess
 from tests.fixtures.ports import free_port
-from tests.integration.ops.conftest import ROOT, clean_environment
+from tests.integration.ops.conftest import run_ops
 from tests.integration.ops.test_ops_outage import with_setting
 
 ENTRY = """<entry xmlns="http://www.w3.org/2005/Atom"><title type="text">{queue}</title>
@@ -235,15 +233,7 @@ def test_status_against_the_emulators_management_api(
     settings.write_text(json.dumps({"Values": values}))
 
     # When / Then: the counts are the emulator's, read with the real SDK over HTTPS
-    done = subprocess.run(
-        [sys.executable, "-m", "ops", "--settings", str(settings), "status", "--json"],
-        cwd=ROOT,
-        env=clean_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_ops("status", "--json", settings=settings)
     assert done.returncode == 0, done.stderr
     row = json.loads(done.stdout)
     assert row["active_messages"] == 2
