@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,29 @@ from shared.tablestore import InMemoryTableStore
 from shared.tombstones import TombstoneStore
 from shared.writes import RegistrationWriter
 from tests.integration.auth0.standin import TENANT_ID, standin_settings
+
+
+@pytest.fixture
+def app_values(
+    tables_connection_string: str,
+    table_name_factory: Callable[[str], str],
+    servicebus_factory: Callable[..., Any],
+) -> Callable[[str], dict[str, str]]:
+    """Factory: the app settings for fresh tables and a fresh emulator queue named `queue`."""
+
+    def build(queue: str) -> dict[str, str]:
+        emulator = servicebus_factory(queues={queue: {}})
+        return {
+            "TablesConnection": tables_connection_string,
+            "ServiceBusConnection": emulator.connection_string,
+            "REGISTRATIONS_QUEUE": queue,
+            "REGISTRATIONS_TABLE": table_name_factory("reg"),
+            "FAILURES_TABLE": table_name_factory("fail"),
+            "TOMBSTONES_TABLE": table_name_factory("tomb"),
+            "SEND_FIELDS": "none",
+        }
+
+    return build
 
 
 @dataclass

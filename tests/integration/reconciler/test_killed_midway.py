@@ -40,19 +40,9 @@ PROCESSOR_CALLS = 16  # concurrent processor calls while draining
 
 
 @pytest.fixture
-def values(tables_connection_string, table_name_factory, servicebus_factory) -> dict[str, str]:
+def values(app_values) -> dict[str, str]:
     """App settings for fresh tables and a fresh emulator queue."""
-    emulator = servicebus_factory(queues={QUEUE: {}})
-    return {
-        "TablesConnection": tables_connection_string,
-        "ServiceBusConnection": emulator.connection_string,
-        "REGISTRATIONS_QUEUE": QUEUE,
-        "REGISTRATIONS_TABLE": table_name_factory("reg"),
-        "FAILURES_TABLE": table_name_factory("fail"),
-        "TOMBSTONES_TABLE": table_name_factory("tomb"),
-        "SEND_FIELDS": "none",
-        "RECONCILE_MAX_RPS": str(MAX_RPS),
-    }
+    return {**app_values(QUEUE), "RECONCILE_MAX_RPS": str(MAX_RPS)}
 
 
 @pytest.fixture

@@ -16,24 +16,14 @@ QUEUE = "reconcileq"
 
 
 @pytest.fixture
-def environment(monkeypatch, tmp_path, tables_connection_string, table_name_factory,
-                servicebus_factory):  # fmt: skip
+def environment(monkeypatch, tmp_path, app_values):
     """Point the CLI at fresh tables and a fresh emulator; yields (settings file, connection)."""
-    emulator = servicebus_factory(queues={QUEUE: {}})
-    values = {
-        "TablesConnection": tables_connection_string,
-        "ServiceBusConnection": emulator.connection_string,
-        "REGISTRATIONS_QUEUE": QUEUE,
-        "REGISTRATIONS_TABLE": table_name_factory("reg"),
-        "FAILURES_TABLE": table_name_factory("fail"),
-        "TOMBSTONES_TABLE": table_name_factory("tomb"),
-        "SEND_FIELDS": "none",
-    }
+    values = app_values(QUEUE)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     settings_file = tmp_path / "local.settings.json"
     settings_file.write_text('{"Values": {}}', encoding="utf-8")
-    return settings_file, emulator.connection_string
+    return settings_file, values["ServiceBusConnection"]
 
 
 def _use_standin(monkeypatch, server) -> None:
