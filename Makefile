@@ -56,8 +56,11 @@ format: $(VENV)/.installed
 test-unit: $(VENV)/.installed
 	$(PYTEST) -q tests/unit
 
+# Four workers on two cores: the integration and e2e tiers mostly wait on services
+# (lock expiry, restarts, SDK handshakes). loadfile keeps a file's tests, and the
+# services its fixtures start, on one worker; every fixture picks its own free ports.
 test-python: setup
-	$(PYTEST) -m "not slow" tests
+	$(PYTEST) -m "not slow" -n 4 --dist loadfile tests
 
 test-js: auth0/node_modules/.installed
 	cd auth0 && node --test
