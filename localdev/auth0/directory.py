@@ -145,15 +145,18 @@ class Directory:
 def complete_user(fields: User) -> User:
     """The user as the Management API returns it, filling what a seed file may leave out."""
     user = dict(fields)
-    connection = str(user.pop("connection", "Username-Password-Authentication"))
     user.setdefault("user_id", "auth0|" + secrets.token_hex(12))
+    provider, _, local_id = str(user["user_id"]).partition("|")
+    social = provider not in {"auth0", "email", "sms", "samlp", "waad", "oidc"}
+    # A social identity's connection is named after its provider (google-oauth2, apple, ...).
+    default_connection = provider if social else "Username-Password-Authentication"
+    connection = str(user.pop("connection", default_connection))
     user["created_at"] = format_ms(
         _aware(datetime.fromisoformat(str(user["created_at"]).replace("Z", "+00:00")))
         if "created_at" in user
         else datetime.now(UTC)
     )
     user.setdefault("updated_at", user["created_at"])
-    provider, _, local_id = str(user["user_id"]).partition("|")
     user.setdefault(
         "identities",
         [
@@ -161,7 +164,7 @@ def complete_user(fields: User) -> User:
                 "connection": connection,
                 "provider": provider,
                 "user_id": local_id or user["user_id"],
-                "isSocial": provider not in {"auth0", "email", "sms", "samlp", "waad", "oidc"},
+                "isSocial": social,
             }
         ],
     )
