@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The project's queue defaults (docs/architecture.md "Queue properties"); unspecified properties take these.
+# The project's queue defaults (docs/architecture.md "Queue properties"); unspecified
+# properties take these.
 DEFAULT_QUEUE_PROPERTIES: dict[str, object] = {
     "DeadLetteringOnMessageExpiration": True,
     "DefaultMessageTimeToLive": "P14D",
