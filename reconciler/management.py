@@ -28,7 +28,8 @@ from auth0.management.errors import TooManyRequestsError, UnauthorizedError
 
 from reconciler.throttle import RequestCeiling
 from shared.errors import PermanentError, TransientError
-from shared.settings import Settings
+from shared.secrets import check_secret
+from shared.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -216,10 +217,15 @@ def _convert(exc: Exception) -> Exception:
 def build_user_search(settings: Settings, ceiling: RequestCeiling) -> ManagementApiSearch:
     """The real search from AUTH0_* settings (AUTH0_BASE_URL selects the generated client)."""
     domain, client_id = settings.auth0_domain, settings.auth0_client_id
-    secret = settings.auth0_client_secret.get_secret_value()
-    if not (domain and client_id and secret):
+    if not (domain and client_id):
         raise ListingRejected("set AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET")
-    http = httpx.Client(timeout=REQUEST_TIMEOUT, follow_redirects=True)
+    try:
+        # Empty, a placeholder or an unresolved Key Vault reference: refused, never sent.
+        secret = check_secret("AUTH0_CLIENT_SECRET", settings.auth0_client_secret)
+    except SettingsError as exc:
+        raise ListingRejected(str(exc)) from None
+    # No redirects: a bearer token must never follow a Location to another host.
+    http = httpx.Client(timeout=REQUEST_TIMEOUT, follow_redirects=False)
     if settings.auth0_base_url:
         base = settings.auth0_base_url.rstrip("/")
         token = ClientCredentialsToken(base, domain, client_id, secret)

@@ -127,3 +127,14 @@ def test_refused_credentials_fail_the_run_at_once_with_the_reason():
         finally:
             search.close()
         assert server.state.stats.api_requests == 0
+
+
+@pytest.mark.parametrize(
+    "secret", ["", "##AUTH0_CLIENT_SECRET##", "changeme", "@Microsoft.KeyVault(SecretUri=x)"]
+)
+def test_an_unusable_client_secret_is_refused_before_anything_is_sent(secret):
+    with running_standin() as server:
+        settings = standin_settings(server, AUTH0_CLIENT_SECRET=secret)
+        with pytest.raises(ListingRejected, match="AUTH0_CLIENT_SECRET"):
+            build_user_search(settings, RequestCeiling(100.0))
+        assert server.state.stats.api_requests == 0
