@@ -75,7 +75,7 @@ def test_the_context_builds_one_reconciler_from_its_own_parts():
         Settings(
             AUTH0_DOMAIN="tenant.example.invalid",
             AUTH0_CLIENT_ID="client",
-            AUTH0_CLIENT_SECRET=SecretStr("secret"),
+            AUTH0_CLIENT_SECRET=SecretStr("m2m-client-secret-from-key-vault"),
             AUTH0_TENANT_ID="acme",
             TablesConnection="UseDevelopmentStorage=true",
             ServiceBusConnection=UNUSED_SERVICE_BUS,
