@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from events.rejections import RejectionLog
 from events.service import EventStreamService
 from shared.log import log_outcome
 from shared.publisher import RegistrationPublisher
+from shared.rejections import RejectionLog
 from shared.secrets import check_secrets
 from shared.send_fields import parse_send_fields
 from shared.settings import Settings, SettingsError
-from shared.tablestore import TableStore
 from shared.tracing import Tracer
 
 logger = logging.getLogger("events")
@@ -27,13 +26,8 @@ class EventsParts(Protocol):
     def publisher(self) -> RegistrationPublisher: ...
     @property
     def tracer(self) -> Tracer: ...
-    def table_store(self, table_name: str) -> TableStore: ...
-
-
-def rejection_log(parts: EventsParts) -> RejectionLog:
-    """Rejected deliveries, kept in FAILURES_TABLE."""
-    settings = parts.settings
-    return RejectionLog(parts.table_store(settings.failures_table), settings.auth0_tenant_id)
+    @property
+    def rejections(self) -> RejectionLog: ...
 
 
 def build_event_stream_service(parts: EventsParts) -> EventStreamService:
@@ -57,7 +51,7 @@ def build_event_stream_service(parts: EventsParts) -> EventStreamService:
         tokens,
         tenant_id,
         parts.publisher,
-        rejection_log(parts),
+        parts.rejections,
         send_fields.fields,
         tracer=parts.tracer,
     )

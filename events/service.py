@@ -32,7 +32,6 @@ from pydantic import ValidationError
 
 from events.cloudevents import CREATED, Ignored, StreamEvent, Unusable, read_delivery
 from events.payload import SOURCE, body_of, registration_payload
-from events.rejections import RejectionLog
 from ingest.service import RETRY_AFTER_SECONDS, IngestRequest, IngestResponse, problem
 from shared import keys
 from shared.erasure import DELETION_TYPE, UserDeletion
@@ -52,6 +51,7 @@ from shared.ids import (
 )
 from shared.log import log_outcome
 from shared.publisher import OutgoingMessage, PublishRejected, RegistrationPublisher
+from shared.rejections import RejectionLog
 from shared.retries import INGEST_PUBLISH_RETRY, RetryPolicy
 from shared.tracing import NO_TRACER, Span, TraceContext, Tracer
 

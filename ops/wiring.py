@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from azure.data.tables import TableClient, TableServiceClient
 from azure.servicebus import ServiceBusClient
 
-from events.rejections import RejectionLog
 from ops.audit.record import AuditTrail
 from ops.audit.table import TableAuditStore
 from ops.audit.who import entra_operator, local_operator
@@ -30,6 +29,7 @@ from shared.dead_letters import ServiceBusDeadLetterSweeper
 from shared.erasure import Eraser
 from shared.failures import FailureLog
 from shared.registrations import RegistrationReader
+from shared.rejections import RejectionLog
 from shared.settings import Settings, SettingsError, load_settings
 from shared.tablestore import AzureTableStore
 from shared.tombstones import TombstoneStore

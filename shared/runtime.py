@@ -34,6 +34,7 @@ from shared.failures import FailureLog
 from shared.log import log_outcome
 from shared.publisher import RegistrationPublisher, ServiceBusPublisher
 from shared.registrations import RegistrationReader
+from shared.rejections import RejectionLog
 from shared.settings import Settings, SettingsError, load_settings
 from shared.signing import RefusingVerifier, SignatureVerifier, Verifier
 from shared.tablestore import AzureTableStore, TableStore
@@ -143,6 +144,12 @@ class AppContext:
         return FailureLog(self.table_store(self.settings.failures_table))
 
     @lazy
+    def rejections(self) -> RejectionLog:
+        """Event Streams deliveries the pipeline could not use, kept for operators."""
+        settings = self.settings
+        return RejectionLog(self.table_store(settings.failures_table), settings.auth0_tenant_id)
+
+    @lazy
     def publisher(self) -> RegistrationPublisher:
         """Sends to REGISTRATIONS_QUEUE (ingest, Event Streams and the reconciler)."""
         return ServiceBusPublisher(self.service_bus_client, self.settings.registrations_queue)
@@ -203,7 +210,6 @@ class AppContext:
     @lazy
     def eraser(self) -> Eraser:
         """Erases a user everywhere (processor on user.deleted, `ops registrations erase`)."""
-        from events.dependencies import rejection_log
         from shared.dead_letters import ServiceBusDeadLetterSweeper
         from shared.erasure import Eraser
 
@@ -211,7 +217,7 @@ class AppContext:
             self.service_bus_client, self.settings.registrations_queue
         )
         registrations = self.table_store(self.settings.registrations_table)
-        others = {"event_stream_rejections": rejection_log(self)}
+        others = {"event_stream_rejections": self.rejections}
         return Eraser(registrations, self.tombstones, self.failure_log, sweeper, others)
 
     @lazy

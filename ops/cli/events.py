@@ -1,6 +1,6 @@
 """`ops events kept`: Event Streams deliveries the pipeline could not use, kept with their cause.
 
-They live in FAILURES_TABLE (partitions `r..`, see `events.rejections`). The
+They live in FAILURES_TABLE (partitions `r..`, see `shared.rejections`). The
 listing never prints a delivery's body (it may hold personal data); the
 `body` column of the row holds it, for the 30 days rows are kept.
 """
@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from events.rejections import RejectedDelivery, RejectionLog
 from ops.cli.context import session
 from ops.cli.options import JsonFlag
+from shared.rejections import RejectedDelivery, RejectionLog
 
 app = typer.Typer(help="Event Streams deliveries the pipeline kept instead of enqueuing.")
 KEPT_COLUMNS = ("id", "kept_at", "cause", "user_id", "size")

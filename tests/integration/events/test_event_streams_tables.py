@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from events.rejections import RejectionLog
 from events.service import EventStreamService, respond
 from ingest.service import IngestRequest
 from shared.clients import build_service_bus_client
 from shared.publisher import ServiceBusPublisher
+from shared.rejections import RejectionLog
 from shared.settings import Settings
 from tests.integration.pipeline.conftest import make_store
 from tests.unit.events.conftest import TENANT, TOKEN, body, cloud_event, headers

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from events.rejections import RejectionLog
 from ops.cli.app import main
 from shared.failures import FailureLog, ProcessingFailure
+from shared.rejections import RejectionLog
 from tests.integration.pipeline.conftest import make_store
 from tests.unit.events.conftest import TENANT, body, cloud_event
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from events.rejections import RejectionLog
 from events.service import EventStreamService
 from shared.publisher import InMemoryPublisher
+from shared.rejections import RejectionLog
 from shared.retries import RetryPolicy
 from shared.tablestore import InMemoryTableStore
 

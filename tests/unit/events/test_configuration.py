@@ -11,6 +11,7 @@ from events.dependencies import build_event_stream_service
 from events.service import respond
 from ingest.service import IngestRequest
 from shared.publisher import InMemoryPublisher
+from shared.rejections import RejectionLog
 from shared.settings import Settings
 from shared.tablestore import InMemoryTableStore, TableStore
 from shared.tracing import NO_TRACER
@@ -26,6 +27,10 @@ class Parts:
 
     def table_store(self, table_name: str) -> TableStore:
         return self.stores.setdefault(table_name, InMemoryTableStore())
+
+    @property
+    def rejections(self) -> RejectionLog:
+        return RejectionLog(self.table_store("failures"), self.settings.auth0_tenant_id)
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from events.rejections import KEPT_RETENTION, RejectionLog
 from events.service import EventStreamService, respond
 from ingest.service import IngestRequest, IngestResponse
 from shared.erasure import parse_deletion
 from shared.events import parse_event
 from shared.ids import deletion_id, registration_id
+from shared.rejections import KEPT_RETENTION, RejectionLog
 from shared.tablestore import InMemoryTableStore
 from shared.tracing import MemorySink, TraceContext, Tracer
 from tests.unit.events.conftest import (
