@@ -7,9 +7,10 @@
   a permanent error is recorded in the failure log and raised (-> DLQ after
   MaxDeliveryCount), a transient one is retried, then raised (-> redelivery).
 - `TombstoneAwareWriter` is the `RegistrationWriter` the processor uses: a
-  signup created at or before its user's deletion is not written (outcome
-  `stale`: it is older than the newest fact, the deletion), and a signup whose
-  write raced with an erasure is erased again right after the write.
+  signup created at or before its user's deletion does not stay (outcome
+  `stale`: it is older than the newest fact, the deletion). It reads the
+  tombstone once, after the write, and erases what it wrote: that one read
+  covers both a late copy and a write racing with an erasure.
 """
 
 from __future__ import annotations
@@ -48,27 +49,23 @@ class TombstoneAwareWriter(RegistrationWriter):
         self._tombstones = tombstones
 
     def save(self, registration: Registration) -> WriteOutcome:
-        """Skip a tombstoned signup; after a write, undo it if a deletion got in between.
+        """Write, then undo the write if the user's deletion is as new as this signup.
 
-        The erasure writes its tombstone before it deletes, and this writer
-        checks the tombstone after it writes, so in every interleaving one of
-        the two sees the other's work.
+        One tombstone read per delivery, after the write: the erasure writes its
+        tombstone before it deletes, so in every interleaving one of the two sees
+        the other's work. A late copy of an erased signup is therefore stored for
+        the time of that read and removed at once (outcome `stale`); it never
+        stays, and its index entry never outlives it.
         """
-        tenant, user, created = (
-            registration.tenant_id,
-            registration.user_id,
-            registration.created_at,
-        )
-        if self._tombstones.is_tombstoned(tenant, user, created):
-            return WriteOutcome.STALE
         outcome = super().save(registration)
+        tenant, user = registration.tenant_id, registration.user_id
         deleted_at = self._tombstones.deleted_at(tenant, user)
-        if deleted_at is not None and created <= deleted_at:
-            erase_registration(self._registrations, tenant, user, deleted_at)
-            # The erasure may have run before this write's index entry existed.
-            self._registrations.delete(*index_keys(registration))
-            return WriteOutcome.STALE
-        return outcome
+        if deleted_at is None or registration.created_at > deleted_at:
+            return outcome
+        erase_registration(self._registrations, tenant, user, deleted_at)
+        # The erasure may have run before this write's index entry existed.
+        self._registrations.delete(*index_keys(registration))
+        return WriteOutcome.STALE
 
 
 def audit_entity(

@@ -12,7 +12,7 @@ from shared.errors import InvalidEvent
 from shared.events import validate_event
 from shared.failures import ProcessingFailure
 from shared.registrations import INDEX_PARTITIONS, MAIN_PARTITIONS, Registration
-from shared.tablestore import KeyRange, StoredEntity
+from shared.tablestore import Entity, KeyRange, StoredEntity
 from shared.tombstones import TOMBSTONE_RETENTION, TombstoneStore, subject_hash
 from shared.writes import RegistrationWriter
 from tests.unit.erasure.memory import T0, TENANT, ErasurePipeline, creation_body, deletion_body
@@ -98,23 +98,24 @@ def test_signups_created_before_the_deletion_are_dropped_when_they_arrive() -> N
 
 
 def test_a_write_that_raced_with_an_erasure_is_undone() -> None:
-    # Given a creation that checked the tombstone before the deletion wrote it...
+    # Given an erasure that runs between a creation's entity write and its index write...
     pipeline = ErasurePipeline()
-    checks: list[bool] = []
-    real = pipeline.tombstones.is_tombstoned
+    real_insert = pipeline.registrations.insert
+    inserted: list[str] = []
 
-    def check_then_delete(tenant_id: str, user_id: str, created_at: datetime) -> bool:
-        answer = real(tenant_id, user_id, created_at)
-        checks.append(answer)
-        pipeline.deliver(deletion_body(USER, T0 + timedelta(hours=1)))  # erasure runs now
-        return answer
+    def insert_then_erase(entity: Entity) -> None:
+        real_insert(entity)
+        inserted.append(str(entity["PartitionKey"]))
+        if len(inserted) == 1:
+            pipeline.deliver(deletion_body(USER, T0 + timedelta(hours=1)))  # erasure runs now
 
     # The race is injected by replacing the method on this one instance.
-    pipeline.tombstones.is_tombstoned = check_then_delete  # type: ignore[method-assign]
-    # When its write lands after the erasure finished...
-    pipeline.deliver(creation_body(USER, T0))
-    # Then the check after the write erases it again.
-    assert checks == [False]
+    pipeline.registrations.insert = insert_then_erase  # type: ignore[method-assign]
+    # When the creation's index entry lands after the erasure finished...
+    outcome = pipeline.deliver(creation_body(USER, T0))
+    # Then the check after the write erases the entity and the late index entry.
+    assert len(inserted) == 2  # the entity, then its index entry
+    assert outcome == "stale"
     assert stored(pipeline) == ([], [])
 
 
