@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,18 +39,8 @@ class SmokeResult:
     cleaned_up: bool
 
     def row(self) -> dict[str, Any]:
-        """The --json row."""
-        return {
-            "tenant_id": self.tenant_id,
-            "user_id": self.user_id,
-            "message_id": self.message_id,
-            "trace_id": self.trace_id,
-            "status": self.status,
-            "latency_seconds": round(self.latency_seconds, 3),
-            "received_at": self.received_at,
-            "processed_at": self.processed_at,
-            "cleaned_up": self.cleaned_up,
-        }
+        """The --json row: every field, in order, the latency to the millisecond."""
+        return asdict(self) | {"latency_seconds": round(self.latency_seconds, 3)}
 
 
 @dataclass

@@ -180,6 +180,10 @@ class UserRecords(Protocol):
         ...
 
 
+# What `Eraser.erase` itself removes, counted in this order; other holders' counts follow.
+ERASED_KINDS = ("entities", "index_entries", "failures", "dead_letters")
+
+
 @dataclass(frozen=True)
 class ErasureResult:
     """What one erasure removed; `deleted_at` is the tombstone's (latest) deletion time."""
@@ -193,13 +197,7 @@ class ErasureResult:
 
     def counts(self) -> dict[str, int]:
         """Counts by kind, for logs and the audit row (no personal data)."""
-        return {
-            "entities": self.entities,
-            "index_entries": self.index_entries,
-            "failures": self.failures,
-            "dead_letters": self.dead_letters,
-            **self.other,
-        }
+        return {kind: getattr(self, kind) for kind in ERASED_KINDS} | self.other
 
 
 class Eraser:

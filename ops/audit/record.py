@@ -44,6 +44,21 @@ from typing import Any, Protocol
 ITEMS_PER_ENTITY = 100
 _INVERT_FROM = 10**19  # > any epoch microsecond count for the next 250,000 years
 ACTION_PARTITION = "action"
+# An action's summary as `audit list --json` shows it, in that order; its entity adds the keys
+# and `chunks`, its row the handled messages (`message_ids`, `items`).
+SUMMARY_COLUMNS = (
+    "action_id",
+    "action",
+    "operator",
+    "queue",
+    "selection",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "selected",
+    "counts",
+    "error",
+)
 
 
 @dataclass
@@ -77,21 +92,7 @@ class AuditEntry:
 
     def row(self) -> dict[str, Any]:
         """The `audit list` row."""
-        return {
-            "action_id": self.action_id,
-            "action": self.action,
-            "operator": self.operator,
-            "queue": self.queue,
-            "selection": self.selection,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "outcome": self.outcome,
-            "selected": self.selected,
-            "counts": self.counts,
-            "error": self.error,
-            "message_ids": self.message_ids,
-            "items": self.items,
-        }
+        return {name: getattr(self, name) for name in (*SUMMARY_COLUMNS, "message_ids", "items")}
 
 
 class AuditStore(Protocol):
@@ -164,23 +165,10 @@ class AuditTrail:
 
 
 def summary_entity(entry: AuditEntry) -> dict[str, Any]:
-    """The Table entity for an action's summary."""
-    return {
-        "PartitionKey": ACTION_PARTITION,
-        "RowKey": entry.row_key,
-        "action_id": entry.action_id,
-        "action": entry.action,
-        "operator": entry.operator,
-        "queue": entry.queue,
-        "selection": entry.selection,
-        "started_at": entry.started_at,
-        "finished_at": entry.finished_at,
-        "selected": entry.selected,
-        "outcome": entry.outcome,
-        "counts": json.dumps(entry.counts, sort_keys=True),
-        "error": entry.error,
-        "chunks": entry.chunks,
-    }
+    """The Table entity for an action's summary (`counts` as JSON text: tables hold no objects)."""
+    columns = {name: getattr(entry, name) for name in (*SUMMARY_COLUMNS, "chunks")}
+    columns["counts"] = json.dumps(entry.counts, sort_keys=True)
+    return {"PartitionKey": ACTION_PARTITION, "RowKey": entry.row_key, **columns}
 
 
 def entry_from_entity(entity: Mapping[str, Any]) -> AuditEntry:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ops.audit.record import AuditEntry
 from ops.cli.output import Output
 from ops.deadletters.actions import ActionReport
+from ops.deadletters.settle import MessageOutcome
 
 DLQ_COLUMNS = (
     "sequence_number",
@@ -16,7 +17,7 @@ DLQ_COLUMNS = (
     "last_error",
     "user_id",
 )
-OUTCOME_COLUMNS = ("sequence_number", "message_id", "outcome", "new_message_id", "detail")
+OUTCOME_COLUMNS = MessageOutcome.COLUMNS
 AUDIT_COLUMNS = (
     "started_at",
     "action",

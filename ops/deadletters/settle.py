@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from ops.deadletters.model import DeadLetter
 from ops.deadletters.queue import DeadLetterQueue, LockedLetter
@@ -37,15 +38,18 @@ class MessageOutcome:
     detail: str | None = None
     new_message_id: str | None = None
 
+    # The --json keys in their order; the human table shows the same columns.
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "sequence_number",
+        "message_id",
+        "outcome",
+        "new_message_id",
+        "detail",
+    )
+
     def row(self) -> dict[str, object]:
         """The per-message --json row."""
-        return {
-            "sequence_number": self.sequence_number,
-            "message_id": self.message_id,
-            "outcome": self.outcome,
-            "new_message_id": self.new_message_id,
-            "detail": self.detail,
-        }
+        return {name: getattr(self, name) for name in self.COLUMNS}
 
 
 @dataclass
