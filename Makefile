@@ -9,13 +9,14 @@ PY := $(VENV)/bin/python
 INFRA_VENV := .venv-infra
 PYTEST := $(PY) -m pytest
 
-.PHONY: help setup run test test-unit test-python test-js check format bench reliability clean
+.PHONY: help setup run test test-unit test-python test-js actions check format bench reliability clean
 
 help:
 	@echo "make run          start Azurite + Service Bus emulator + Functions host (Ctrl-C stops)"
 	@echo "make test         lint, type-check, every Python test tier, the Action's JS tests, infra checks"
 	@echo "make test-unit    the unit tier only: no services, no npm (the fast loop)"
 	@echo "make check        ruff + mypy only"
+	@echo "make actions      build the Auth0 Actions' code.js from auth0/src (then a0deploy import)"
 	@echo "make bench        benchmarks; ratios against same-run baselines"
 	@echo "make reliability  the full fault-injection suite"
 	@echo "make clean        remove virtualenvs, node_modules and local data"
@@ -62,8 +63,13 @@ test-unit: $(VENV)/.installed
 test-python: setup
 	$(PYTEST) -m "not slow" -n 4 --dist loadfile tests
 
+# The JS tests build the Actions from auth0/src themselves (build-actions.js loadAction).
 test-js: auth0/node_modules/.installed
-	cd auth0 && node --test
+	cd auth0 && npm test
+
+# The deployable bundles are build outputs, not in git: build them before `a0deploy import`.
+actions:
+	node auth0/scripts/build-actions.js
 
 test: check test-js test-python
 

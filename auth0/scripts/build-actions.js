@@ -7,14 +7,19 @@
  * function; npm and node: requires are left to Auth0's runtime. No bundler: the output is a
  * plain, deterministic concatenation of the sources, readable in the Auth0 editor.
  *
- *   node auth0/scripts/build-actions.js          # rewrite every tenant/actions/<name>/code.js
- *   node auth0/scripts/build-actions.js --check  # exit 1 if a committed bundle is stale
+ * The bundles are build outputs, not tracked by git: src/ is the one source of truth, and
+ * whatever runs an Action (the tests, run-action.js, generate-vectors.js) loads it through
+ * loadAction(), which builds first.
+ *
+ *   node auth0/scripts/build-actions.js   # writes every tenant/actions/<name>/code.js
+ *   make actions; cd auth0 && npm run build  # the same
  */
 const fs = require('node:fs');
 const path = require('node:path');
 
 const AUTH0_DIR = path.join(__dirname, '..');
 const SRC_DIR = path.join(AUTH0_DIR, 'src');
+const TENANT_DIR = path.join(AUTH0_DIR, 'tenant');
 
 /** Each deployable Action: its name in tenant/actions/ and its entry module in src/. */
 const ACTIONS = Object.freeze([
@@ -24,8 +29,8 @@ const ACTIONS = Object.freeze([
 
 const LOCAL_REQUIRE = /require\('(\.\/[A-Za-z0-9_-]+\.js)'\)/g;
 
-function bundlePath(action) {
-  return path.join(AUTH0_DIR, 'tenant', 'actions', action.name, 'code.js');
+function bundlePath(action, tenantDir = TENANT_DIR) {
+  return path.join(tenantDir, 'actions', action.name, 'code.js');
 }
 
 /** The entry and every module of `srcDir` it reaches through relative requires, entry last. */
@@ -55,7 +60,7 @@ function renderBundle(action, srcDir = SRC_DIR) {
   const modules = modulesOf(action.entry, srcDir);
   return `'use strict';
 // Built by auth0/scripts/build-actions.js from ${modules.map((m) => `auth0/src/${m.name}`).join(', ')}.
-// Do not edit: change auth0/src/ and run \`node auth0/scripts/build-actions.js\`.
+// Do not edit: change auth0/src/ and run \`make actions\` (or \`node auth0/scripts/build-actions.js\`).
 const BUNDLED_MODULES = {
 ${modules.map(wrapModule).join('\n')}
 };
@@ -73,30 +78,40 @@ Object.assign(exports, bundledRequire('./${action.entry}'));
 `;
 }
 
-/** The Actions whose committed code.js differs from what the sources in `srcDir` build. */
-function staleActions(srcDir = SRC_DIR) {
-  return ACTIONS.filter((action) => {
-    const file = bundlePath(action);
-    return !fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== renderBundle(action, srcDir);
+/**
+ * Write `text` to `file` unless it already holds it. The new text goes to a temporary file
+ * that is renamed over the old one, so a test file or run-action.js loading the bundle while
+ * another process builds never reads half a file.
+ */
+function writeIfChanged(file, text) {
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const partial = `${file}.${process.pid}.partial`;
+  fs.writeFileSync(partial, text);
+  fs.renameSync(partial, file);
+}
+
+/** Build every Action from `srcDir` into `tenantDir`; returns the bundles' paths. */
+function buildActions(tenantDir = TENANT_DIR, srcDir = SRC_DIR) {
+  return ACTIONS.map((action) => {
+    const file = bundlePath(action, tenantDir);
+    writeIfChanged(file, renderBundle(action, srcDir));
+    return file;
   });
 }
 
-function main(argv) {
-  if (argv.includes('--check')) {
-    const stale = staleActions();
-    for (const action of stale) {
-      console.error(`${bundlePath(action)} is stale: run node auth0/scripts/build-actions.js`);
-    }
-    return stale.length === 0 ? 0 : 1;
-  }
-  for (const action of ACTIONS) {
-    fs.mkdirSync(path.dirname(bundlePath(action)), { recursive: true });
-    fs.writeFileSync(bundlePath(action), renderBundle(action));
-    console.log(`wrote ${path.relative(process.cwd(), bundlePath(action))}`);
-  }
-  return 0;
+/** Build the Actions from src/ and load the named one, so no caller runs an older build. */
+function loadAction(name) {
+  const action = ACTIONS.find((candidate) => candidate.name === name);
+  if (!action) throw new Error(`no Action named ${name}`);
+  buildActions();
+  return require(bundlePath(action));
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+function main() {
+  for (const file of buildActions()) console.log(`built ${path.relative(process.cwd(), file)}`);
+}
 
-module.exports = { ACTIONS, bundlePath, modulesOf, renderBundle, staleActions };
+if (require.main === module) main();
+
+module.exports = { ACTIONS, bundlePath, buildActions, loadAction, modulesOf, renderBundle };

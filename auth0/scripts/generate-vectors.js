@@ -13,8 +13,10 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const action = require('../tenant/actions/send-registration-to-azure/code.js');
+const { loadAction } = require('../scripts/build-actions.js');
 const { loadEvent, EVENT_NAMES } = require('../testing/events.js');
+
+const action = loadAction('send-registration-to-azure');
 
 const VECTORS_PATH = path.join(__dirname, '..', '..', 'tests', 'vectors', 'webhooks.json');
 const BUILT_AT = new Date('2026-11-26T04:00:00.000Z');

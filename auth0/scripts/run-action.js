@@ -14,13 +14,18 @@
  * too loaded to answer within it (the budget itself is tested against an HTTP double).
  * Secrets come from the environment, over any `secrets` in the file. The Action's log
  * lines go to stderr; one JSON line with the result goes to stdout.
+ * The Action is built from auth0/src first (build-actions.js), so this runs what `make actions`
+ * would deploy now, from a clean clone too.
  * Exit codes: 0 delivered, 1 not delivered or refused, 2 bad usage.
  */
 const fs = require('node:fs');
 
+const { loadAction } = require('./build-actions.js');
+
+/** The Action each trigger runs, by its name in tenant/actions/. */
 const ACTIONS = {
-  'post-user-registration': '../tenant/actions/send-registration-to-azure/code.js',
-  'post-login': '../tenant/actions/send-first-login-to-azure/code.js',
+  'post-user-registration': 'send-registration-to-azure',
+  'post-login': 'send-first-login-to-azure',
 };
 const USAGE =
   'usage: node auth0/scripts/run-action.js [--trigger post-user-registration|post-login [--budget-ms N]]' +
@@ -72,7 +77,7 @@ async function main(argv, env) {
     return 2;
   }
   event.secrets = { ...(event.secrets ?? {}), ...secretsFromEnvironment(env) };
-  const action = require(ACTIONS[args.trigger]);
+  const action = loadAction(ACTIONS[args.trigger]);
   const handler = action.createHandler({ deps: { log: (line) => console.error(line) }, policy: args.policy });
   try {
     const result = await handler(event, {});

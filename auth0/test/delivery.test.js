@@ -8,10 +8,12 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Webhook } = require('standardwebhooks');
 
-const action = require('../tenant/actions/send-registration-to-azure/code.js');
-const { startIngestDouble, refusedUrl } = require('../testing/ingest-double.js');
+const { loadAction } = require('../scripts/build-actions.js');
+const { withIngest, refusedUrl } = require('../testing/ingest-double.js');
 const { skippingClock, replayRandom } = require('../testing/clock.js');
 const { loadEvent, secretsFor, testSecret } = require('../testing/events.js');
+
+const action = loadAction('send-registration-to-azure');
 
 const DATABASE_ID = action.registrationId('acme-prod', 'auth0|6745a1f09c2b3d4e5f607182', '2026-11-26T03:12:45.118Z');
 
@@ -24,15 +26,6 @@ function skippingHandler(policy = {}, random = replayRandom([0.5])) {
     policy,
   });
   return { handler, clock, lines };
-}
-
-async function withIngest(script, body) {
-  const ingest = await startIngestDouble(script);
-  try {
-    return await body(ingest);
-  } finally {
-    await ingest.close();
-  }
 }
 
 /** Await a DeliveryError and check the given fields of its result. */

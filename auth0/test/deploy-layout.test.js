@@ -2,6 +2,8 @@
 /**
  * The auth0-deploy-cli directory layout under auth0/tenant: what `a0deploy import` reads.
  * Keyword replacement is replayed here the way the Deploy CLI does it (`##KEY##` literal).
+ * The code.js bundles are build outputs: the build must be deterministic and each bundle
+ * self-contained, since Auth0 gets that one file and the declared npm dependency.
  */
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -14,6 +16,9 @@ const TENANT_DIR = path.join(__dirname, '..', 'tenant');
 const packageJson = require('../package.json');
 const build = require('../scripts/build-actions.js');
 const { testSecret } = require('../testing/events.js');
+
+// The bundles are build outputs (not in git): the checks below read what the sources build now.
+build.buildActions();
 
 /** Each Action as deployed, and the trigger Auth0 binds it to. */
 const ACTIONS = [
@@ -44,27 +49,47 @@ function loadActionDefinition(name, mappings = MAPPINGS) {
   return JSON.parse(replaceKeywords(fs.readFileSync(definitionPath(name), 'utf8'), mappings));
 }
 
-test('the committed code.js bundles are what auth0/src builds today', () => {
-  for (const action of build.ACTIONS) {
-    const committed = fs.readFileSync(build.bundlePath(action), 'utf8');
-    assert.equal(committed, build.renderBundle(action), `stale ${action.name}: run node auth0/scripts/build-actions.js`);
+/** Run `body` with a fresh temporary directory, removed afterwards. */
+function withTemporaryDir(prefix, body) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    return body(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  assert.deepEqual(build.staleActions(), []);
+}
+
+test('the build is deterministic: two builds are byte for byte the same, in the deploy layout', () => {
   assert.deepEqual(build.ACTIONS.map((a) => a.name), ACTIONS.map((a) => a.name));
+  withTemporaryDir('auth0-build-a-', (first) =>
+    withTemporaryDir('auth0-build-b-', (second) => {
+      const firstBundles = build.buildActions(first);
+      const secondBundles = build.buildActions(second);
+      assert.deepEqual(
+        firstBundles.map((file) => path.relative(first, file)),
+        ACTIONS.map(({ name }) => path.join('actions', name, 'code.js')),
+      );
+      for (const [index, action] of build.ACTIONS.entries()) {
+        const bytes = fs.readFileSync(firstBundles[index]);
+        assert.ok(bytes.equals(fs.readFileSync(secondBundles[index])), `${action.name} differs between builds`);
+        assert.equal(bytes.toString('utf8'), build.renderBundle(action));
+        assert.equal(fs.readFileSync(codePath(action.name), 'utf8'), build.renderBundle(action), 'tenant/ is built');
+      }
+    }),
+  );
 });
 
-test('the staleness check notices a changed source', () => {
-  // Given a copy of auth0/src with one line added to the shared module
-  const srcDir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth0-src-'));
-  try {
+test('a changed shared source changes both bundles', () => {
+  withTemporaryDir('auth0-src-', (srcDir) => {
+    // Given a copy of auth0/src with one line added to the shared module
     fs.cpSync(path.join(__dirname, '..', 'src'), srcDir, { recursive: true });
     fs.appendFileSync(path.join(srcDir, 'send.js'), '// one more line\n');
-    // Then both committed bundles are stale against it
-    assert.notEqual(build.renderBundle(build.ACTIONS[1], srcDir), build.renderBundle(build.ACTIONS[1]));
-    assert.deepEqual(build.staleActions(srcDir).map((a) => a.name), build.ACTIONS.map((a) => a.name));
-  } finally {
-    fs.rmSync(srcDir, { recursive: true, force: true });
-  }
+    // Then both Actions build differently from it
+    for (const action of build.ACTIONS) {
+      assert.notEqual(build.renderBundle(action, srcDir), build.renderBundle(action), action.name);
+      assert.ok(build.renderBundle(action, srcDir).includes('// one more line\n  },'), action.name);
+    }
+  });
 });
 
 test('both bundles carry the shared modules, byte for byte', () => {
@@ -124,7 +149,7 @@ for (const { name, trigger } of ACTIONS) {
   });
 
   test(`${name}: the deployed secrets are accepted by the Action`, () => {
-    const { readConfig } = require('../tenant/actions/send-registration-to-azure/code.js');
+    const { readConfig } = build.loadAction('send-registration-to-azure');
     const secrets = Object.fromEntries(loadActionDefinition(name).secrets.map((s) => [s.name, s.value]));
     const config = readConfig(secrets);
     assert.equal(config.url, MAPPINGS.INGEST_URL);
@@ -133,7 +158,7 @@ for (const { name, trigger } of ACTIONS) {
 }
 
 test('a keyword left unreplaced is a clear configuration error', () => {
-  const { readConfig } = require('../tenant/actions/send-registration-to-azure/code.js');
+  const { readConfig } = build.loadAction('send-registration-to-azure');
   const { SEND_FIELDS, ...partial } = MAPPINGS;
   const definition = loadActionDefinition('send-first-login-to-azure', partial);
   const secrets = Object.fromEntries(definition.secrets.map((s) => [s.name, s.value]));
@@ -153,8 +178,8 @@ test('the trigger bindings name each action under its trigger', () => {
 });
 
 test('the handlers Auth0 calls are exported under the names it looks for', () => {
-  const registration = require('../tenant/actions/send-registration-to-azure/code.js');
-  const firstLogin = require('../tenant/actions/send-first-login-to-azure/code.js');
+  const registration = build.loadAction('send-registration-to-azure');
+  const firstLogin = build.loadAction('send-first-login-to-azure');
   assert.equal(typeof registration.onExecutePostUserRegistration, 'function');
   assert.equal(typeof firstLogin.onExecutePostLogin, 'function');
 });

@@ -9,10 +9,12 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { Webhook } = require('standardwebhooks');
 
-const firstLogin = require('../tenant/actions/send-first-login-to-azure/code.js');
-const registration = require('../tenant/actions/send-registration-to-azure/code.js');
-const { startIngestDouble, refusedUrl } = require('../testing/ingest-double.js');
+const { loadAction } = require('../scripts/build-actions.js');
+const { withIngest, refusedUrl } = require('../testing/ingest-double.js');
 const { loadEvent, secretsFor, testSecret } = require('../testing/events.js');
+
+const firstLogin = loadAction('send-first-login-to-azure');
+const registration = loadAction('send-registration-to-azure');
 
 const BUDGET_MS = firstLogin.FIRST_LOGIN_POLICY.budgetMs;
 const LOGIN_CEILING_MS = 1500; // what the Action may add to a login with ingest down or hanging
@@ -48,15 +50,6 @@ async function runOnce(event, deps = {}) {
   const elapsed = performance.now() - started;
   assert.deepEqual(touched, [], 'the Action never uses api (never api.access.deny)');
   return { result, lines, elapsed };
-}
-
-async function withIngest(script, body) {
-  const ingest = await startIngestDouble(script);
-  try {
-    return await body(ingest);
-  } finally {
-    await ingest.close();
-  }
 }
 
 test('a social user on the first login: one signed POST with source first-login', () =>

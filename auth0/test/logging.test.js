@@ -6,9 +6,11 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const action = require('../tenant/actions/send-registration-to-azure/code.js');
-const { startIngestDouble, refusedUrl } = require('../testing/ingest-double.js');
+const { loadAction } = require('../scripts/build-actions.js');
+const { withIngest, refusedUrl } = require('../testing/ingest-double.js');
 const { loadEvent, secretsFor } = require('../testing/events.js');
+
+const action = loadAction('send-registration-to-azure');
 
 // Timeouts generous enough for a loaded machine: the first attempt must get its 503, not time out.
 const FAST = { baseDelayMs: 5, maxDelayMs: 10, attemptTimeoutMs: 600, minAttemptMs: 20, budgetMs: 3000 };
@@ -55,21 +57,20 @@ async function runQuietly(handler, event) {
 
 test('no personal data or secret in any log line or error, whatever happens', async () => {
   const handler = action.createHandler({ policy: FAST }); // production logger: console.log
-  const ingest = await startIngestDouble([
+  const events = [];
+  const outcomes = [];
+  const script = [
     { status: 503, headers: { 'retry-after': '0' } },
     'hang',
     { status: 202 },
     { status: 400, body: '{"title":"bad"}' },
     { status: 500, headers: { 'retry-after': '60' } },
-  ]);
-  const refused = await refusedUrl();
-  const piiEvent = (extraSecrets = {}, url = ingest.url) =>
-    loadEvent('pii-heavy', secretsFor(url, { SEND_FIELDS: 'all, emial', ...extraSecrets }));
-  const events = [];
-  const outcomes = [];
-  let lines;
-  try {
-    lines = await captureConsole(async () => {
+  ];
+  const lines = await withIngest(script, async (ingest) => {
+    const refused = await refusedUrl(); // taken while the ingest listens, so never its port
+    const piiEvent = (extraSecrets = {}, url = ingest.url) =>
+      loadEvent('pii-heavy', secretsFor(url, { SEND_FIELDS: 'all, emial', ...extraSecrets }));
+    return captureConsole(async () => {
       const run = async (event) => {
         events.push(event);
         outcomes.push(await runQuietly(handler, event));
@@ -85,9 +86,7 @@ test('no personal data or secret in any log line or error, whatever happens', as
       delete noTenant.tenant;
       await run(noTenant); // invalid event
     });
-  } finally {
-    await ingest.close();
-  }
+  });
   // Then every scenario left a trace: a delivery, a rejection, the rest errors.
   assert.equal(outcomes[0].delivered, true);
   assert.deepEqual(outcomes.slice(1).map((o) => o.name), [

@@ -2,8 +2,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const action = require('../tenant/actions/send-registration-to-azure/code.js');
+const { loadAction } = require('../scripts/build-actions.js');
 const { loadEvent } = require('../testing/events.js');
+
+const action = loadAction('send-registration-to-azure');
 
 const NOW = new Date('2026-11-26T04:00:00.000Z');
 const NOTHING = new Set();

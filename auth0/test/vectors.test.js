@@ -8,8 +8,10 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 
-const action = require('../tenant/actions/send-registration-to-azure/code.js');
+const { loadAction } = require('../scripts/build-actions.js');
 const { renderVectors, VECTORS_PATH } = require('../scripts/generate-vectors.js');
+
+const action = loadAction('send-registration-to-azure');
 
 const committed = fs.readFileSync(VECTORS_PATH, 'utf8');
 const vectors = JSON.parse(committed);

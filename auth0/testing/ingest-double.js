@@ -53,6 +53,16 @@ async function startIngestDouble(script) {
   };
 }
 
+/** Run `body(ingest)` against an ingest double answering from `script`; always closes it. */
+async function withIngest(script, body) {
+  const ingest = await startIngestDouble(script);
+  try {
+    return await body(ingest);
+  } finally {
+    await ingest.close();
+  }
+}
+
 /** A loopback URL nothing listens on: bind a port, note it, release it. */
 async function refusedUrl() {
   const server = http.createServer();
@@ -62,4 +72,4 @@ async function refusedUrl() {
   return `http://127.0.0.1:${port}/api/registrations`;
 }
 
-module.exports = { startIngestDouble, refusedUrl };
+module.exports = { withIngest, refusedUrl };

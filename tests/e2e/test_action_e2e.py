@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # than that to answer, and this tier tests the path through the stack, not the budget.
 LOCAL_FIRST_LOGIN_BUDGET_MS = "5000"
 RUNNER = ROOT / "auth0" / "scripts" / "run-action.js"
+BUILD = ROOT / "auth0" / "scripts" / "build-actions.js"
 EVENTS = ROOT / "auth0" / "testing" / "events"
 
 
@@ -103,8 +104,21 @@ def wait_stored(
     raise AssertionError(f"{user_id} not stored within {timeout}s")
 
 
+@pytest.fixture(scope="module")
+def built_actions() -> None:
+    """Build both Actions from auth0/src, as `make actions` does.
+
+    The bundles are build outputs, not in git, so a clean clone has none: a build that
+    cannot run or fails fails these tests (never skips them), with the build's own error.
+    """
+    completed = subprocess.run(
+        [node(), str(BUILD)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, f"the Action build failed: {completed.stderr}"
+
+
 @pytest.fixture
-def stack(local_stack: Callable[..., StackHandle]) -> StackHandle:
+def stack(local_stack: Callable[..., StackHandle], built_actions: None) -> StackHandle:
     return local_stack()
 
 
