@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.infra.bicep import BicepTree
 
 # Azure built-in role definition ids (identical in every tenant) -> role name.
@@ -29,35 +31,57 @@ OPERATORS = "operatorPrincipalId"
 TABLE_CONTRIBUTOR = "Storage Table Data Contributor"
 TABLE_READER = "Storage Table Data Reader"
 
-# (principal, scope resource, role) the deployment grants; "?" marks an
-# assignment behind a condition (a parameter can turn it off). Table roles
-# are scoped to one table each: see the tests below for what that protects.
-EXPECTED_GRANTS = {
-    (APP, "storage", "Storage Blob Data Owner", ""),
-    (APP, "registrationsTable", TABLE_CONTRIBUTOR, ""),
-    (APP, "failuresTable", TABLE_CONTRIBUTOR, ""),
-    (APP, "tombstonesTable", TABLE_CONTRIBUTOR, ""),
-    (APP, "reconcileStateTable", TABLE_CONTRIBUTOR, ""),
-    (APP, "appAuditTable", TABLE_CONTRIBUTOR, ""),
-    (APP, "queue", "Azure Service Bus Data Sender", ""),
-    (APP, "queue", "Azure Service Bus Data Receiver", ""),
-    (APP, "queue", "Azure Service Bus Data Owner", "?"),
-    (APP, "vault", "Key Vault Secrets User", ""),
-    (APP, "applicationInsights", "Monitoring Metrics Publisher", ""),
-    (OPERATORS, "auditTable", TABLE_CONTRIBUTOR, "?"),
-    (OPERATORS, "registrationsTable", TABLE_CONTRIBUTOR, "?"),
-    (OPERATORS, "failuresTable", TABLE_CONTRIBUTOR, "?"),
-    (OPERATORS, "tombstonesTable", TABLE_CONTRIBUTOR, "?"),
-    (OPERATORS, "appAuditTable", TABLE_READER, "?"),
-    (OPERATORS, "queue", "Azure Service Bus Data Owner", "?"),
-    (OPERATORS, "queue", "Azure Service Bus Data Sender", "?"),
-    (OPERATORS, "queue", "Azure Service Bus Data Receiver", "?"),
-    (OPERATORS, "vault", "Key Vault Secrets Officer", "?"),
+# (scope resource, role, "?" when a parameter can turn the assignment off) the deployment
+# grants the app. Table roles are scoped to one table each: see the tests below for what
+# that protects.
+APP_GRANTS = {
+    ("storage", "Storage Blob Data Owner", ""),
+    ("registrationsTable", TABLE_CONTRIBUTOR, ""),
+    ("failuresTable", TABLE_CONTRIBUTOR, ""),
+    ("tombstonesTable", TABLE_CONTRIBUTOR, ""),
+    ("reconcileStateTable", TABLE_CONTRIBUTOR, ""),
+    ("appAuditTable", TABLE_CONTRIBUTOR, ""),
+    ("queue", "Azure Service Bus Data Sender", ""),
+    ("queue", "Azure Service Bus Data Receiver", ""),
+    ("queue", "Azure Service Bus Data Owner", "?"),
+    ("vault", "Key Vault Secrets User", ""),
+    ("applicationInsights", "Monitoring Metrics Publisher", ""),
+}
+
+# (scope resource, role) the deployment grants the operators: every one of them is behind
+# a condition, as there may be no operator principal at all.
+OPERATOR_GRANTS = {
+    ("auditTable", TABLE_CONTRIBUTOR),
+    ("registrationsTable", TABLE_CONTRIBUTOR),
+    ("failuresTable", TABLE_CONTRIBUTOR),
+    ("tombstonesTable", TABLE_CONTRIBUTOR),
+    ("appAuditTable", TABLE_READER),
+    ("queue", "Azure Service Bus Data Owner"),
+    ("queue", "Azure Service Bus Data Sender"),
+    ("queue", "Azure Service Bus Data Receiver"),
+    ("vault", "Key Vault Secrets Officer"),
+}
+
+# (principal, scope resource, role, "?" for a conditional assignment)
+EXPECTED_GRANTS = {(APP, *grant) for grant in APP_GRANTS} | {
+    (OPERATORS, scope, role, "?") for scope, role in OPERATOR_GRANTS
 }
 
 TABLE = "Microsoft.Storage/storageAccounts/tableServices/tables"
 
 ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
+
+
+@pytest.fixture
+def access(bicep: Callable[[str], BicepTree]) -> BicepTree:
+    """access.bicep: the role assignments under test."""
+    return bicep("app/access.bicep")
+
+
+@pytest.fixture
+def main(bicep: Callable[[str], BicepTree]) -> BicepTree:
+    """main.bicep: what it passes to access.bicep (table names, principals)."""
+    return bicep("main.bicep")
 
 
 def _role_variables(access: BicepTree) -> dict[str, str]:
@@ -83,8 +107,7 @@ def _assignments(access: BicepTree) -> dict[str, tuple[dict[str, Any], bool]]:
     return found
 
 
-def test_role_variables_carry_the_role_name_in_a_comment(bicep: Callable[[str], BicepTree]) -> None:
-    access = bicep("app/access.bicep")
+def test_role_variables_carry_the_role_name_in_a_comment(access: BicepTree) -> None:
     lines = access.path.read_text(encoding="utf-8").splitlines()
     roles = _role_variables(access)
     assert roles, "access.bicep defines no role definition variables"
@@ -93,10 +116,7 @@ def test_role_variables_carry_the_role_name_in_a_comment(bicep: Callable[[str], 
         assert lines[index - 1].strip() == f"// {role_name}", f"var {variable} is {role_name}"
 
 
-def test_assignment_names_are_guid_of_scope_principal_role(
-    bicep: Callable[[str], BicepTree],
-) -> None:
-    access = bicep("app/access.bicep")
+def test_assignment_names_are_guid_of_scope_principal_role(access: BicepTree) -> None:
     for symbol, (config, _) in _assignments(access).items():
         guid = config["name"]["function"]
         assert guid["type"] == "guid", symbol
@@ -108,10 +128,7 @@ def test_assignment_names_are_guid_of_scope_principal_role(
         assert len(parameters) == 3, f"{symbol}: guid(scope.id, principal, role) only"
 
 
-def test_each_assignment_comment_starts_with_its_role_name(
-    bicep: Callable[[str], BicepTree],
-) -> None:
-    access = bicep("app/access.bicep")
+def test_each_assignment_comment_starts_with_its_role_name(access: BicepTree) -> None:
     roles = _role_variables(access)
     text = access.path.read_text(encoding="utf-8")
     for symbol, (config, _) in _assignments(access).items():
@@ -120,10 +137,7 @@ def test_each_assignment_comment_starts_with_its_role_name(
         assert re.search(pattern, text), f"resource {symbol} needs a '// {role_name}: why' comment"
 
 
-def test_grants_are_exactly_the_expected_least_privilege_set(
-    bicep: Callable[[str], BicepTree],
-) -> None:
-    access = bicep("app/access.bicep")
+def test_grants_are_exactly_the_expected_least_privilege_set(access: BicepTree) -> None:
     roles = _role_variables(access)
     granted = {
         (
@@ -137,10 +151,9 @@ def test_grants_are_exactly_the_expected_least_privilege_set(
     assert granted == EXPECTED_GRANTS
 
 
-def test_app_identity_is_declared_as_a_service_principal(bicep: Callable[[str], BicepTree]) -> None:
+def test_app_identity_is_declared_as_a_service_principal(access: BicepTree) -> None:
     # Without principalType, ARM may look up a just-created identity before
     # Entra replicates it and fail the deployment.
-    access = bicep("app/access.bicep")
     for symbol, (config, _) in _assignments(access).items():
         if config["properties"]["principalId"] == "appPrincipalId":
             assert config["properties"]["principalType"] == "ServicePrincipal", symbol
@@ -177,11 +190,8 @@ def _grants_by_table(access: BicepTree, main: BicepTree, principal: str) -> dict
     return held
 
 
-def test_no_storage_data_role_reaches_beyond_the_tables_it_names(
-    bicep: Callable[[str], BicepTree],
-) -> None:
+def test_no_storage_data_role_reaches_beyond_the_tables_it_names(access: BicepTree) -> None:
     # An account-scoped table role would cover the operators' audit table too.
-    access = bicep("app/access.bicep")
     roles = _role_variables(access)
     for symbol, (config, _) in _assignments(access).items():
         role = roles[config["properties"]["roleDefinitionId"]]
@@ -190,10 +200,9 @@ def test_no_storage_data_role_reaches_beyond_the_tables_it_names(
 
 
 def test_the_app_holds_no_role_on_the_operators_audit_table(
-    bicep: Callable[[str], BicepTree],
+    access: BicepTree, main: BicepTree
 ) -> None:
     # Given the deployed table names, resolved through main.bicep
-    access, main = bicep("app/access.bicep"), bicep("main.bicep")
     held = _grants_by_table(access, main, APP)
     # Then the app writes its own tables, and the operators' audit log is not among them
     assert main.variable("auditTableName") == "opsaudit"
@@ -211,9 +220,8 @@ def test_the_app_holds_no_role_on_the_operators_audit_table(
 
 
 def test_operators_write_their_audit_log_and_only_read_the_apps(
-    bicep: Callable[[str], BicepTree],
+    access: BicepTree, main: BicepTree
 ) -> None:
-    access, main = bicep("app/access.bicep"), bicep("main.bicep")
     held = _grants_by_table(access, main, OPERATORS)
     assert held["opsaudit"] == {TABLE_CONTRIBUTOR}
     assert held["apperasures"] == {TABLE_READER}, "operators must not rewrite the app's record"
@@ -222,11 +230,10 @@ def test_operators_write_their_audit_log_and_only_read_the_apps(
 
 
 def test_operator_service_bus_roles_are_data_owner_or_sender_receiver_never_both(
-    bicep: Callable[[str], BicepTree],
+    access: BicepTree,
 ) -> None:
     # Data Owner (Manage rights for `ops status`) already includes send and
     # receive; the parameter picks one set, so the two never overlap.
-    access = bicep("app/access.bicep")
     roles = _role_variables(access)
     conditions = {
         roles[config["properties"]["roleDefinitionId"]]: access.resources[symbol]["config"][
@@ -260,9 +267,8 @@ def test_operator_service_bus_roles_are_data_owner_or_sender_receiver_never_both
         assert conditions[role] == without_manage, role
 
 
-def test_operators_default_to_the_deploying_principal(bicep: Callable[[str], BicepTree]) -> None:
+def test_operators_default_to_the_deploying_principal(main: BicepTree) -> None:
     # A one-person deployment can run `ops` at once; a team names its group.
-    main = bicep("main.bicep")
     fallback = main.variable("operatorPrincipalId")["operator"]
     assert fallback["type"] == "conditional"
     assert fallback["operands"]["true_value"] == "principalId"

@@ -68,17 +68,6 @@ def test_each_of_the_four_resources_sends_its_logs_and_metrics_to_log_analytics(
     assert by_type == EXPECTED_DIAGNOSTICS
 
 
-def test_diagnostics_go_to_the_deployments_own_workspace_and_resources(
-    bicep: Callable[[str], BicepTree],
-) -> None:
-    params = _module_params(bicep("main.bicep"), "diagnostics")
-    assert _output_of(params["logAnalyticsWorkspaceId"]) == ("monitoring", "logAnalyticsId")
-    assert _output_of(params["functionAppName"]) == ("functionApp", "name")
-    assert _output_of(params["serviceBusNamespaceName"]) == ("serviceBus", "name")
-    assert _output_of(params["storageAccountName"]) == ("storage", "name")
-    assert _output_of(params["keyVaultName"]) == ("keyVault", "name")
-
-
 # ----------------------------------------------------------------- alerts
 
 
@@ -194,10 +183,31 @@ def test_the_action_group_emails_the_address_parameter(bicep: Callable[[str], Bi
     assert main.tree["parameters"]["alertEmail"]["default"] == ""
 
 
-def test_alerts_watch_this_deployments_queue_and_application_insights(
-    bicep: Callable[[str], BicepTree],
+# ------------------------------------------------------- wiring in main.bicep
+
+# main.bicep module -> its parameter -> the (module, output) main.bicep must pass to it: the
+# diagnostics go to this deployment's own workspace and resources, and the alerts watch its
+# own queue and Application Insights.
+MONITORING_WIRING: dict[str, dict[str, tuple[str, str]]] = {
+    "diagnostics": {
+        "logAnalyticsWorkspaceId": ("monitoring", "logAnalyticsId"),
+        "functionAppName": ("functionApp", "name"),
+        "serviceBusNamespaceName": ("serviceBus", "name"),
+        "storageAccountName": ("storage", "name"),
+        "keyVaultName": ("keyVault", "name"),
+    },
+    "alerts": {
+        "serviceBusNamespaceId": ("serviceBus", "id"),
+        "queueName": ("serviceBus", "queueName"),
+        "applicationInsightsId": ("monitoring", "applicationInsightsId"),
+    },
+}
+
+
+@pytest.mark.parametrize("module", MONITORING_WIRING)
+def test_monitoring_watches_this_deployments_own_resources(
+    bicep: Callable[[str], BicepTree], module: str
 ) -> None:
-    params = _module_params(bicep("main.bicep"), "alerts")
-    assert _output_of(params["serviceBusNamespaceId"]) == ("serviceBus", "id")
-    assert _output_of(params["queueName"]) == ("serviceBus", "queueName")
-    assert _output_of(params["applicationInsightsId"]) == ("monitoring", "applicationInsightsId")
+    params = _module_params(bicep("main.bicep"), module)
+    wiring = MONITORING_WIRING[module]
+    assert {name: _output_of(params[name]) for name in wiring} == wiring
