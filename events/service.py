@@ -24,8 +24,8 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -68,30 +68,21 @@ class NotConfigured(PermanentError):
     """A setting the route needs is missing or unusable (named in the log, not the answer)."""
 
 
+@dataclass(frozen=True)
 class EventStreamService:
     """Decides every answer of the Event Streams route; the trigger only adapts types."""
 
-    def __init__(
-        self,
-        tokens: list[str],
-        tenant_id: str | None,
-        publisher: RegistrationPublisher,
-        rejections: RejectionLog,
-        send_fields: frozenset[str] = frozenset(),
-        policy: RetryPolicy = INGEST_PUBLISH_RETRY,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        sleep: Callable[[float], None] = time.sleep,
-        tracer: Tracer = NO_TRACER,
-    ) -> None:
-        self._tracer = tracer
-        self._tokens = [token.encode("utf-8") for token in tokens]
-        self._tenant_id = tenant_id
-        self._publisher = publisher
-        self._rejections = rejections
-        self._send_fields = send_fields
-        self._policy = policy
-        self._clock = clock
-        self._sleep = sleep
+    # Every accepted bearer token (the current one, and the previous during a rotation);
+    # kept out of the repr so that logging the service never shows a secret.
+    tokens: Sequence[str] = field(repr=False)
+    tenant_id: str | None
+    publisher: RegistrationPublisher
+    rejections: RejectionLog
+    send_fields: frozenset[str] = frozenset()
+    policy: RetryPolicy = INGEST_PUBLISH_RETRY
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], None] = time.sleep
+    tracer: Tracer = NO_TRACER
 
     def handle(self, request: IngestRequest, correlation_id: str) -> IngestResponse:
         """Answer one delivery (raises for 401/415/503 and the unexpected: see `respond`).
@@ -100,22 +91,22 @@ class EventStreamService:
         `traceparent` (or starting a trace); its child around the publish is
         the parent the message carries, as ingest does.
         """
-        if not self._tokens or not self._tenant_id:
+        if not self.tokens or not self.tenant_id:
             raise NotConfigured("AUTH0_EVENTS_TOKEN or AUTH0_TENANT_ID")
         self._authenticate(request.header("authorization"))
         media_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
         if media_type not in MEDIA_TYPES:
             raise UnsupportedMediaType("not application/json or application/cloudevents+json")
         parent = TraceContext.parse(request.header("traceparent"))
-        with self._tracer.span("event-stream", parent) as span:
-            answer = self._accept(request.body, self._tenant_id, correlation_id, span)
+        with self.tracer.span("event-stream", parent) as span:
+            answer = self._accept(request.body, self.tenant_id, correlation_id, span)
             span.set(status=answer.status, outcome=str(answer.body["status"]))
         return answer
 
     def _accept(
         self, body: bytes, tenant_id: str, correlation_id: str, span: Span
     ) -> IngestResponse:
-        received_at = self._clock()
+        received_at = self.clock()
         if len(body) > MAX_DELIVERY_BYTES:
             return self._keep(body, f"body over {MAX_DELIVERY_BYTES} bytes", received_at)
         try:
@@ -123,11 +114,11 @@ class EventStreamService:
             if isinstance(event, Ignored):
                 return IngestResponse(200, {"status": "ignored"})
             span.set(user_id=event.user_id, tenant_id=tenant_id, event_type=event.kind)
-            with self._tracer.span("event-stream.publish", span.context) as publish:
+            with self.tracer.span("event-stream.publish", span.context) as publish:
                 message = self._message(event, tenant_id, correlation_id, received_at)
                 message = _traced(message, publish.context)
                 publish.set(message_id=message.message_id)
-                self._policy.retrying(sleep=self._sleep)(self._publisher.publish, message)
+                self.policy.retrying(sleep=self.sleep)(self.publisher.publish, message)
         except Unusable as exc:
             return self._keep(body, str(exc), received_at)
         except InvalidEvent as exc:
@@ -141,8 +132,8 @@ class EventStreamService:
         given = token.strip().encode("utf-8")
         # Every configured token is compared, in constant time, whatever matched.
         matched = False
-        for accepted in self._tokens:
-            matched |= hmac.compare_digest(given, accepted)
+        for accepted in self.tokens:
+            matched |= hmac.compare_digest(given, accepted.encode("utf-8"))
         if scheme.lower() != "bearer" or not given or not matched:
             raise BearerTokenError("missing or wrong bearer token")
 
@@ -157,7 +148,7 @@ class EventStreamService:
             "source": SOURCE,
         }
         if event.kind == CREATED:
-            document = registration_payload(event.user, tenant_id, self._send_fields)
+            document = registration_payload(event.user, tenant_id, self.send_fields)
             created_at = validate_event(document).user.created_at
             return OutgoingMessage(
                 body=body_of(document),
@@ -179,7 +170,7 @@ class EventStreamService:
         )
 
     def _keep(self, body: bytes, cause: str, received_at: datetime) -> IngestResponse:
-        identifier = self._rejections.keep(body, cause, received_at)
+        identifier = self.rejections.keep(body, cause, received_at)
         return IngestResponse(202, {"id": identifier, "status": "kept", "reason": cause})
 
 
@@ -196,8 +187,8 @@ def _traced(message: OutgoingMessage, trace: TraceContext) -> OutgoingMessage:
 def _object_fields(exc: InvalidEvent) -> str:
     """The validator's field paths in the delivery's terms (`user.x` is `data.object.x`)."""
     parts = []
-    for field, reason in exc.errors:
-        name = "data.object." + field.removeprefix("user.") if field.startswith("user") else field
+    for path, reason in exc.errors:
+        name = "data.object." + path.removeprefix("user.") if path.startswith("user") else path
         parts.append(f"{name}: {reason}")
     return "; ".join(parts)
 

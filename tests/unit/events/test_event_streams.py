@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,18 +48,18 @@ def test_a_creation_becomes_a_payload_v1_message_with_source_event_stream(
     assert answer.body == {"id": expected_id, "status": "accepted"}
     assert message.message_id == expected_id
     assert message.subject == "user.registered"
-    document = json.loads(message.body)
-    assert document["source"] == "event-stream"
-    assert document["tenant"] == {"id": TENANT}
-    assert document["connection"] == {
-        "name": "Username-Password-Authentication",
-        "strategy": "auth0",
+    assert json.loads(message.body) == {
+        "type": "user.registered",
+        "schema_version": 1,
+        "source": "event-stream",
+        "tenant": {"id": TENANT},
+        "connection": {"name": "Username-Password-Authentication", "strategy": "auth0"},
+        "user": {
+            "user_id": "auth0|679fb1b1e809445f129bc18d",
+            "created_at": "2026-11-29T15:56:01.566Z",
+            "email_verified": False,
+        },  # SEND_FIELDS empty: nothing personal, as the Action's default
     }
-    assert document["user"] == {
-        "user_id": "auth0|679fb1b1e809445f129bc18d",
-        "created_at": "2026-11-29T15:56:01.566Z",
-        "email_verified": False,
-    }  # SEND_FIELDS empty: nothing personal, as the Action's default
     assert parse_event(message.body).user.created_at == CREATED_AT
 
 
@@ -204,7 +205,7 @@ def test_queue_down_is_503_so_auth0_retries(events: EventsHarness) -> None:
 def test_the_callers_trace_is_continued_and_carried_by_the_message() -> None:
     sink = MemorySink()
     harness = EventsHarness()
-    harness.service._tracer = Tracer(sink)
+    harness.service = replace(harness.service, tracer=Tracer(sink))
     caller = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
 
     post(harness, body(cloud_event()), {**headers(), "traceparent": caller})
