@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -118,31 +118,23 @@ def _error_text(answer: httpx.Response) -> str:
     return answer.reason_phrase
 
 
+@dataclass
 class ManagementApiSearch:
     """`UserSearch` over the SDK's users client, with the ceiling and the 429 backoff."""
 
-    def __init__(
-        self,
-        users: Any,
-        ceiling: RequestCeiling,
-        token: ClientCredentialsToken | None = None,
-        http: httpx.Client | None = None,
-        wall_clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._users = users
-        self._ceiling = ceiling
-        self._token = token
-        self._http = http
-        self._wall_clock = wall_clock
-        self._monotonic = monotonic
-        self.requests = 0  # sent, for the benchmark
-        self.throttled = 0  # 429s received
+    users: Any  # the SDK's users client (`Auth0(...).users` or `ManagementClient(...).users`)
+    ceiling: RequestCeiling
+    token: ClientCredentialsToken | None = None  # with AUTH0_BASE_URL: forgotten after a 401
+    http: httpx.Client | None = None  # the SDK's connections, closed by `close`
+    wall_clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    requests: int = field(default=0, init=False)  # sent, for the benchmark
+    throttled: int = field(default=0, init=False)  # 429s received
 
     def search(self, query: str, page: int, per_page: int) -> SearchPage:
         throttled_in_a_row = transient_in_a_row = 0
         while True:
-            self._ceiling.acquire()
+            self.ceiling.acquire()
             self.requests += 1
             try:
                 return self._one_request(query, page, per_page)
@@ -151,25 +143,25 @@ class ManagementApiSearch:
                 self.throttled += 1
                 if throttled_in_a_row > MAX_THROTTLED:
                     raise ListingUnavailable("Auth0 kept answering 429") from exc
-                self._ceiling.hold_until(self._reset_moment(exc.headers or {}))
+                self.ceiling.hold_until(self._reset_moment(exc.headers or {}))
             except UnauthorizedError as exc:
-                if self._token is None or transient_in_a_row > 0:
+                if self.token is None or transient_in_a_row > 0:
                     raise ListingRejected("Auth0 refused the token (401)") from exc
-                self._token.forget()  # revoked or expired early: one fresh token
+                self.token.forget()  # revoked or expired early: one fresh token
                 transient_in_a_row += 1
             except (ApiError, httpx.HTTPError) as exc:
                 transient_in_a_row += 1
                 if not _is_transient(exc) or transient_in_a_row > MAX_TRANSIENT:
                     raise _convert(exc) from exc
-                self._ceiling.hold_until(self._monotonic() + 2.0**transient_in_a_row)
+                self.ceiling.hold_until(self.monotonic() + 2.0**transient_in_a_row)
 
     def close(self) -> None:
         """Close the HTTP connections the SDK client holds."""
-        if self._http is not None:
-            self._http.close()
+        if self.http is not None:
+            self.http.close()
 
     def _one_request(self, query: str, page: int, per_page: int) -> SearchPage:
-        pager = self._users.list(
+        pager = self.users.list(
             q=query,
             page=page,
             per_page=per_page,
@@ -187,10 +179,10 @@ class ManagementApiSearch:
         """`x-ratelimit-reset` (UNIX seconds) on the monotonic clock; 1 s when absent."""
         lowered = {key.lower(): value for key, value in headers.items()}
         try:
-            wait = float(lowered["x-ratelimit-reset"]) - self._wall_clock()
+            wait = float(lowered["x-ratelimit-reset"]) - self.wall_clock()
         except (KeyError, ValueError):
             wait = 1.0
-        return self._monotonic() + min(max(wait, 0.0), 60.0)
+        return self.monotonic() + min(max(wait, 0.0), 60.0)
 
 
 def _is_transient(exc: Exception) -> bool:
