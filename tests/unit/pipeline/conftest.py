@@ -6,7 +6,7 @@ import base64
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import azure.functions as func
 import pytest
@@ -16,6 +16,7 @@ from pydantic import SecretStr
 import function_app
 from ingest.service import IngestService
 from processor.service import RegistrationProcessor
+from shared.errors import StorageUnavailable
 from shared.events import validate_event
 from shared.failures import FailureLog
 from shared.publisher import InMemoryPublisher
@@ -32,12 +33,16 @@ OTHER_SECRET = "whsec_" + base64.b64encode(b"another-secret-for-rotation-test").
 FAST_RETRY = RetryPolicy(
     "test", max_attempts=4, initial_delay=0.01, max_delay=0.02, jitter=0.0, total_budget=5.0
 )
-BASE_EVENT: dict[str, Any] = {
-    "type": "user.registered",
-    "schema_version": 1,
-    "tenant": {"id": "acme-prod"},
-    "connection": {"id": "con_1", "name": "Username-Password-Authentication", "strategy": "auth0"},
-    "user": {
+
+
+def registration_event(**parts: Any) -> dict[str, Any]:
+    """A `user.registered` event (schema 1, tenant acme-prod) with these top-level `parts`."""
+    return {"type": "user.registered", "schema_version": 1, "tenant": {"id": "acme-prod"}, **parts}
+
+
+BASE_EVENT = registration_event(
+    connection={"id": "con_1", "name": "Username-Password-Authentication", "strategy": "auth0"},
+    user={
         "user_id": "auth0|6745a1f09c2b3d4e5f607182",
         "email": "ana.silva@example.com",
         "phone_number": None,
@@ -45,29 +50,23 @@ BASE_EVENT: dict[str, Any] = {
         "created_at": "2026-11-26T03:12:45.118Z",
         "user_metadata": {},
     },
-    "request": {"ip": "203.0.113.7", "language": "pt-BR"},
-}
+    request={"ip": "203.0.113.7", "language": "pt-BR"},
+)
 
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "database": BASE_EVENT,
-    "passwordless-sms": {
-        "type": "user.registered",
-        "schema_version": 1,
-        "tenant": {"id": "acme-prod"},
-        "connection": {"id": "con_Q8", "name": "sms", "strategy": "sms"},
-        "user": {
+    "passwordless-sms": registration_event(
+        connection={"id": "con_Q8", "name": "sms", "strategy": "sms"},
+        user={
             "user_id": "sms|6745a2b7d1e2f3a4b5c6d7e8",
             "phone_number": "+5511987654321",
             "phone_verified": True,
             "created_at": "2026-11-26T03:14:02.550Z",
         },
-    },
-    "enterprise-unicode": {
-        "type": "user.registered",
-        "schema_version": 1,
-        "tenant": {"id": "acme-prod"},
-        "user": {
+    ),
+    "enterprise-unicode": registration_event(
+        user={
             "user_id": "samlp|acme|jdoe/ü#?%~ \\x",
             "email": "zoë.müller+news@example.de",
             "given_name": "Zoë",
@@ -76,8 +75,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
             "app_metadata": {"roles": ["reader"]},
             "some_future_field": {"ignored": True},
         },
-        "transaction": {"id": "ignored"},
-    },
+        transaction={"id": "ignored"},
+    ),
 }
 
 
@@ -102,6 +101,37 @@ def stored(document: dict[str, Any], at: datetime) -> Registration:
         processed_at=at,
         delivery_count=1,
     )
+
+
+class FailingFirst(InMemoryTableStore):
+    """An in-memory table whose first `failures` guarded calls raise `StorageUnavailable`.
+
+    A subclass guards the calls its outage hits by calling `_guard()` first; `attempts`
+    counts every guarded call, failed or not.
+    """
+
+    reason: ClassVar[str]  # the error's message, as the outage it plays would word it
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts = 0
+
+    def _guard(self) -> None:
+        self.attempts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise StorageUnavailable(self.reason)
+
+
+class TableDownAtFirst(FailingFirst):
+    """An in-memory table whose creation fails `failures` times (service down), then works."""
+
+    reason = "ServiceRequestError: [Errno 111] Connection refused"
+
+    def _create_table(self) -> None:
+        self._guard()
+        super()._create_table()
 
 
 # get_functions() indexes (and validates) the app; the host does it once, so do we.

@@ -18,37 +18,29 @@ from tests.unit.pipeline.conftest import (
     BASE_EVENT,
     FAST_RETRY,
     SAMPLES,
+    FailingFirst,
     PipelineHarness,
+    TableDownAtFirst,
     body_of,
     event,
     http_request,
     service_bus_message,
 )
-from tests.unit.pipeline.test_tablestore import TableDownAtFirst
 
 USER = BASE_EVENT["user"]["user_id"]
 
 
-class FlakyTable(InMemoryTableStore):
-    """An in-memory table whose next `failures` calls raise a transient error."""
+class FlakyTable(FailingFirst):
+    """An in-memory table whose next `failures` reads and inserts answer 503 (service busy)."""
 
-    def __init__(self, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-        self.calls = 0
-
-    def _maybe_fail(self) -> None:
-        self.calls += 1
-        if self.failures > 0:
-            self.failures -= 1
-            raise StorageUnavailable("table service answered 503 Server Busy")
+    reason = "table service answered 503 Server Busy"
 
     def insert(self, entity):
-        self._maybe_fail()
+        self._guard()
         return super().insert(entity)
 
     def get(self, partition_key, row_key):
-        self._maybe_fail()
+        self._guard()
         return super().get(partition_key, row_key)
 
 
@@ -180,7 +172,7 @@ def test_transient_error_past_the_budget_raises_and_records_last_error(harness) 
         harness.deliver(
             service_bus_message(body_of(BASE_EVENT), message_id="reg_busy", delivery_count=2)
         )
-    assert table.calls == 4  # FAST_RETRY.max_attempts, one failing call each
+    assert table.attempts == 4  # FAST_RETRY.max_attempts, one failing call each
     failure = harness.failures.get("reg_busy")
     assert not failure.permanent
     assert failure.error_type == "StorageUnavailable"

@@ -6,6 +6,7 @@ import pytest
 
 from shared.errors import StorageUnavailable
 from shared.tablestore import InMemoryTableStore, KeyRange
+from tests.unit.pipeline.conftest import TableDownAtFirst
 from tests.unit.pipeline.store_contract import TableStoreContract
 
 
@@ -13,22 +14,6 @@ class TestInMemoryTableStore(TableStoreContract):
     @pytest.fixture
     def store(self) -> InMemoryTableStore:
         return InMemoryTableStore()
-
-
-class TableDownAtFirst(InMemoryTableStore):
-    """An in-memory table whose creation fails `failures` times (service down), then works."""
-
-    def __init__(self, failures: int) -> None:
-        super().__init__()
-        self.failures = failures
-        self.attempts = 0
-
-    def _create_table(self) -> None:
-        self.attempts += 1
-        if self.failures > 0:
-            self.failures -= 1
-            raise StorageUnavailable("ServiceRequestError: [Errno 111] Connection refused")
-        super()._create_table()
 
 
 def test_building_a_store_does_no_set_up_the_first_write_does() -> None:
