@@ -11,16 +11,13 @@ import typer
 
 from ops.cli.context import confirm, session
 from ops.cli.options import (
-    AllFlag,
     DryRunFlag,
     ErrorOption,
     ForceFlag,
     JsonFlag,
     LockWaitOption,
-    OlderOption,
     ReasonOption,
-    SeqOption,
-    selection_from_flags,
+    takes_selection,
 )
 from ops.cli.output import Output, create_private_file, json_line
 from ops.cli.views import DLQ_COLUMNS, marked, show_report
@@ -69,13 +66,10 @@ def dlq_show(
 
 
 @app.command("replay")
+@takes_selection
 def dlq_replay(
     ctx: typer.Context,
-    everything: AllFlag = False,
-    seq: SeqOption = None,
-    reason: ReasonOption = None,
-    error: ErrorOption = None,
-    older_than: OlderOption = None,
+    selection: Selection,
     dry_run: DryRunFlag = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     rate: Annotated[str | None, typer.Option("--rate", help="At most N/s (or N/m).")] = None,
@@ -90,7 +84,6 @@ def dlq_replay(
     json_output: JsonFlag = False,
 ) -> None:
     """Send dead letters back to the queue (send first, then settle), audited."""
-    selection = selection_from_flags(everything, seq, reason, older_than, error)
     rate_per_second = parse_rate(rate) if rate else None
     options = PassOptions(batch_size, lock_wait_seconds=lock_wait, rate_per_second=rate_per_second)
     policy = ReplayPolicy(max_replays, force)
@@ -108,20 +101,16 @@ def dlq_replay(
 
 
 @app.command("purge")
+@takes_selection
 def dlq_purge(
     ctx: typer.Context,
-    everything: AllFlag = False,
-    seq: SeqOption = None,
-    reason: ReasonOption = None,
-    error: ErrorOption = None,
-    older_than: OlderOption = None,
+    selection: Selection,
     dry_run: DryRunFlag = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Required: purging is final.")] = False,
     lock_wait: LockWaitOption = 75.0,
     json_output: JsonFlag = False,
 ) -> None:
     """Delete the selected dead letters for good (dlq export first), audited."""
-    selection = selection_from_flags(everything, seq, reason, older_than, error)
     if not (yes or dry_run):
         raise UsageProblem("purge deletes messages for good: add --yes (or look first: --dry-run)")
     with session(ctx, json_output) as (wiring, output):

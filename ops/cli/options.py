@@ -6,7 +6,9 @@ never see a flag.
 
 from __future__ import annotations
 
-from typing import Annotated
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -44,6 +46,45 @@ FunctionKeyOption = Annotated[
 ]
 ForceFlag = Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")]
 TenantOption = Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")]
+
+
+def selection_flags(
+    everything: AllFlag = False,
+    seq: SeqOption = None,
+    reason: ReasonOption = None,
+    error: ErrorOption = None,
+    older_than: OlderOption = None,
+) -> Selection:
+    """The flags that choose the dead letters of a replay or purge, declared once.
+
+    Its parameters are the commands' flags (see `takes_selection`), in the order --help lists.
+    """
+    return selection_from_flags(everything, seq, reason, older_than, error)
+
+
+def takes_selection(command: Callable[..., None]) -> Callable[..., None]:
+    """A command whose `selection: Selection` parameter stands for the flags of `selection_flags`.
+
+    typer reads a command's flags from its signature, so the command is wrapped in one whose
+    signature has those flags where `selection` stood; the command receives them parsed, as
+    one `Selection` (UsageProblem when they select nothing or a mix).
+    """
+    flags = inspect.signature(selection_flags, eval_str=True).parameters
+    signature = inspect.signature(command, eval_str=True)
+    parameters = [
+        replacement
+        for parameter in signature.parameters.values()
+        for replacement in (flags.values() if parameter.name == "selection" else [parameter])
+    ]
+
+    def with_selection(**values: Any) -> None:
+        selection = selection_flags(**{name: values.pop(name) for name in flags})
+        command(selection=selection, **values)
+
+    with_selection.__name__, with_selection.__doc__ = command.__name__, command.__doc__
+    flags_signature = signature.replace(parameters=parameters)
+    with_selection.__signature__ = flags_signature  # type: ignore[attr-defined]
+    return with_selection
 
 
 def selection_from_flags(
