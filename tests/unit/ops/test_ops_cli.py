@@ -14,23 +14,13 @@ import pytest
 
 from ops.audit.record import AuditTrail
 from ops.cli import app as cli
+from ops.cli.views import DLQ_COLUMNS
 from shared.errors import StorageUnavailable
 from shared.failures import FailureLog, ProcessingFailure
 from shared.registrations import RegistrationReader
 from shared.settings import Settings
 from shared.tablestore import InMemoryTableStore
 from tests.unit.ops.ops_fakes import FakeClock, InMemoryAuditStore, InMemoryDeadLetterQueue, letter
-
-DLQ_FIELDS = {
-    "sequence_number",
-    "message_id",
-    "enqueued_time",
-    "delivery_count",
-    "dead_letter_reason",
-    "dead_letter_error_description",
-    "last_error",
-    "user_id",
-}
 
 
 class FakeWiring:
@@ -73,7 +63,8 @@ def test_dlq_list_json_has_the_contract_fields_and_the_recorded_error(capsys):
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["sequence_number"] for r in rows] == [1, 2, 3]
-    assert rows[0].keys() >= DLQ_FIELDS
+    # every column of the human table, and what only scripts read
+    assert rows[0].keys() >= {*DLQ_COLUMNS, "last_error_unavailable", "replay_count"}
     assert rows[0]["user_id"] == "auth0|user1"
     assert datetime.fromisoformat(rows[0]["enqueued_time"]).tzinfo is not None
 
@@ -156,6 +147,17 @@ def test_dry_run_changes_nothing(capsys):
     assert "would-replay" in out
     assert FakeWiring.instance.dead_letter_queue.main_queue == []
     assert FakeWiring.instance.audit_store.entries == {}
+
+
+@pytest.mark.parametrize("command", ["replay", "purge"])
+def test_replay_and_purge_select_by_every_selection_flag(capsys, command):
+    args = ["--seq", "1,2", "--reason", "maxdelivery", "--error", "refused", "--older-than", "1h"]
+    code, out, err = run(capsys, "dlq", command, *args, "--dry-run", "--json")
+    assert code == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["selection"] == (
+        "seq 1,2 and reason ~ 'maxdelivery' and older than 1:00:00 and error ~ 'refused'"
+    )
 
 
 def test_purge_needs_yes(capsys):
