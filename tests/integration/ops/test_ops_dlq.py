@@ -6,12 +6,11 @@ import json
 import signal
 import subprocess
 import time
-from datetime import UTC, datetime
 
 from azure.servicebus import ServiceBusMessage, ServiceBusSubQueue
 
-from shared.failures import ProcessingFailure
 from tests.integration.ops.conftest import ROOT, TENANT, clean_environment, ingest_message
+from tests.unit.ops.ops_fakes import failure
 
 DLQ = ServiceBusSubQueue.DEAD_LETTER
 
@@ -27,14 +26,12 @@ def test_list_show_and_export_read_without_removing(ops_env):
     env.dead_letter_all("InvalidEvent", "body: is not UTF-8 text", 1)
     first = env.peek(DLQ)[0]
     env.failure_log().record(
-        ProcessingFailure(
-            message_id=str(first.message_id),
+        failure(
+            str(first.message_id),
+            "StorageUnavailable",
+            "table service answered 503",
             delivery_count=3,
-            error_type="StorageUnavailable",
-            error_message="table service answered 503",
-            permanent=False,
             correlation_id="corr-x",
-            failed_at=datetime.now(UTC),
         )
     )
 

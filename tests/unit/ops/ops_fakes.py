@@ -18,6 +18,7 @@ from ops.deadletters.model import DeadLetter, OutgoingMessage
 from ops.deadletters.queue import LockedLetter, SendFailed
 from ops.deadletters.settle import Clock
 from ops.errors import OpsError
+from shared.failures import ProcessingFailure
 
 START = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -44,6 +45,19 @@ class FakeClock:
 
     def as_clock(self) -> Clock:
         return Clock(now=self.now, monotonic=self.monotonic, sleep=self.sleep)
+
+
+def failure(
+    message_id: str, error_type: str, error_message: str, **fields: Any
+) -> ProcessingFailure:
+    """The processor's record of why `message_id` failed; what the test leaves out is filler."""
+    filler = {"delivery_count": 10, "permanent": False, "correlation_id": "c", "failed_at": START}
+    return ProcessingFailure(
+        message_id=message_id,
+        error_type=error_type,
+        error_message=error_message,
+        **(filler | fields),
+    )
 
 
 def letter(sequence_number: int, **overrides: Any) -> DeadLetter:

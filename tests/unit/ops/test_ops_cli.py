@@ -7,7 +7,7 @@ in-memory implementations; everything else is the real CLI.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,11 +16,17 @@ from ops.audit.record import AuditTrail
 from ops.cli import app as cli
 from ops.cli.views import DLQ_COLUMNS
 from shared.errors import StorageUnavailable
-from shared.failures import FailureLog, ProcessingFailure
+from shared.failures import FailureLog
 from shared.registrations import RegistrationReader
 from shared.settings import Settings
 from shared.tablestore import InMemoryTableStore
-from tests.unit.ops.ops_fakes import FakeClock, InMemoryAuditStore, InMemoryDeadLetterQueue, letter
+from tests.unit.ops.ops_fakes import (
+    FakeClock,
+    InMemoryAuditStore,
+    InMemoryDeadLetterQueue,
+    failure,
+    letter,
+)
 
 
 class FakeWiring:
@@ -73,14 +79,11 @@ def test_last_error_comes_from_the_failure_log(capsys, monkeypatch):
     def wiring_with_failure(*args: Any, **kwargs: Any) -> FakeWiring:
         wiring = FakeWiring(*args, **kwargs)
         wiring.failures.record(
-            ProcessingFailure(
-                message_id=f"reg_{2:032d}",
-                delivery_count=10,
-                error_type="StorageRejected",
-                error_message="table service answered 400 PropertyValueTooLarge",
+            failure(
+                f"reg_{2:032d}",
+                "StorageRejected",
+                "table service answered 400 PropertyValueTooLarge",
                 permanent=True,
-                correlation_id="c",
-                failed_at=datetime.now(UTC),
             )
         )
         return wiring
@@ -233,14 +236,8 @@ def test_error_filter_selects_by_the_processors_recorded_error(capsys, monkeypat
         wiring = FakeWiring(*args, **kwargs)
         for number, error_type in ((1, "InvalidEvent"), (2, "StorageUnavailable")):
             wiring.failures.record(
-                ProcessingFailure(
-                    message_id=f"reg_{number:032d}",
-                    delivery_count=10,
-                    error_type=error_type,
-                    error_message="...",
-                    permanent=error_type == "InvalidEvent",
-                    correlation_id="c",
-                    failed_at=datetime.now(UTC),
+                failure(
+                    f"reg_{number:032d}", error_type, "...", permanent=error_type == "InvalidEvent"
                 )
             )
         return wiring

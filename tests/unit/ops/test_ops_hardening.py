@@ -24,9 +24,8 @@ from ops.errors import OpsError, UsageProblem
 from ops.ingest_client import HttpEventPoster, synthetic_event
 from ops.registrations import export
 from shared.errors import StorageUnavailable
-from shared.failures import ProcessingFailure
 from shared.registrations import Registration
-from tests.unit.ops.ops_fakes import START, letter
+from tests.unit.ops.ops_fakes import START, failure, letter
 from tests.unit.ops.test_ops_cli import FakeWiring, run
 
 pytestmark = pytest.mark.usefixtures("fake_wiring")
@@ -216,18 +215,6 @@ def test_exports_are_private_and_never_overwrite_without_force(
 # ---- failure records follow their message -----------------------------------
 
 
-def _failure(message_id: str) -> ProcessingFailure:
-    return ProcessingFailure(
-        message_id=message_id,
-        delivery_count=10,
-        error_type="StorageUnavailable",
-        error_message="503",
-        permanent=False,
-        correlation_id="c",
-        failed_at=START,
-    )
-
-
 @pytest.mark.parametrize(
     "command", [("purge", "--seq", "2", "--yes"), ("replay", "--seq", "2", "--yes")]
 )
@@ -237,7 +224,9 @@ def test_purge_and_replay_delete_the_failure_records_of_their_messages(
     def with_failures(*args: Any, **kwargs: Any) -> FakeWiring:
         wiring = FakeWiring(*args, **kwargs)
         for number in (2, 3):
-            wiring.failures.record(_failure(letter(number).message_id or ""))
+            wiring.failures.record(
+                failure(letter(number).message_id or "", "StorageUnavailable", "503")
+            )
         return wiring
 
     monkeypatch.setattr(cli, "Wiring", with_failures)
