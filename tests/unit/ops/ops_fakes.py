@@ -51,7 +51,12 @@ def failure(
     message_id: str, error_type: str, error_message: str, **fields: Any
 ) -> ProcessingFailure:
     """The processor's record of why `message_id` failed; what the test leaves out is filler."""
-    filler = {"delivery_count": 10, "permanent": False, "correlation_id": "c", "failed_at": START}
+    filler: dict[str, Any] = {
+        "delivery_count": 10,
+        "permanent": False,
+        "correlation_id": "c",
+        "failed_at": START,
+    }
     return ProcessingFailure(
         message_id=message_id,
         error_type=error_type,
