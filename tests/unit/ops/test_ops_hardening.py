@@ -17,12 +17,14 @@ from typing import Any
 
 import pytest
 
-from ops.audit.record import AuditEntry, AuditTrail
+from ops.audit.record import AuditEntry, AuditTrail, entry_from_entity
 from ops.audit.who import entra_operator, local_operator, principal, token_claims
 from ops.cli import app as cli
 from ops.errors import OpsError, UsageProblem
 from ops.ingest_client import HttpEventPoster, synthetic_event
 from ops.registrations import export
+from processor.deletions import audit_entity
+from shared.erasure import ErasureResult, UserDeletion
 from shared.errors import StorageUnavailable
 from shared.registrations import Registration
 from tests.unit.ops.ops_fakes import START, failure, letter
@@ -317,17 +319,11 @@ def test_audit_list_shows_the_apps_own_erasures_beside_the_operators_rows(
 ) -> None:
     def with_erasure(*args: Any, **kwargs: Any) -> FakeWiring:
         wiring = FakeWiring(*args, **kwargs)
-        erasure = AuditEntry(
-            action_id="del_1",
-            action="erase",
-            operator="app:processor",
-            queue="",
-            selection="user 0123abcd",
-            started_at=datetime(2026, 11, 27, tzinfo=UTC),
-            selected=1,
-            outcome="completed",
-        )
-        wiring.app_audit.save(erasure)
+        # the app's row, as the processor writes it after erasing a user
+        deleted_at = datetime(2026, 11, 27, tzinfo=UTC)
+        deletion = UserDeletion.of("acme", "auth0|gone", deleted_at, "event-stream")
+        erasure = audit_entity(deletion, "del_1", ErasureResult(deleted_at, entities=1), deleted_at)
+        wiring.app_audit.save(entry_from_entity(erasure))
         wiring.audit.begin("purge", "registrations", "all", 0)
         return wiring
 
@@ -339,6 +335,7 @@ def test_audit_list_shows_the_apps_own_erasures_beside_the_operators_rows(
         ("purge", "tester@host"),
         ("erase", "app:processor"),
     ]
+    assert "auth0|gone" not in out
 
 
 # ---- degrade, don't fail ----------------------------------------------------
