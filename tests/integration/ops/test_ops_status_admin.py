@@ -4,35 +4,31 @@ Against the emulator's own management API (`--admin-port`, its generated
 CA), and against a small HTTPS server answering the one
 request `get_queue_runtime_properties` makes (the Atom entry of a queue,
 as Service Bus answers it), behind a certificate signed by a CA generated
-for the test: it proves the SDK call, SERVICEBUS_ADMIN_ENDPOINT,
-SERVICEBUS_ADMIN_CA_BUNDLE (`connection_verify`) and the error lines. The
-dead letter whose age is shown is a real one, in the emulator.
+for the test (as the emulator generates its own): it proves the SDK call,
+SERVICEBUS_ADMIN_ENDPOINT, SERVICEBUS_ADMIN_CA_BUNDLE (`connection_verify`)
+and the error lines. The dead letter whose age is shown is a real one, in
+the emulator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from localdev.servicebus.admin.certs import ensure_certificates
 from localdev.servicebus.process import ServiceBusEmulatorProcess
 from tests.fixtures.ports import free_port
 from tests.integration.ops.conftest import run_ops
 from tests.integration.ops.test_ops_outage import with_setting
+from tests.unit.ops.local_http import RecordingHandler, serving
 
 ENTRY = """<entry xmlns="http://www.w3.org/2005/Atom"><title type="text">{queue}</title>
 <content type="application/xml"><QueueDescription
@@ -47,49 +43,10 @@ ENTRY = """<entry xmlns="http://www.w3.org/2005/Atom"><title type="text">{queue}
 </CountDetails></QueueDescription></content></entry>"""
 
 
-def _certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA (ca.pem) and a localhost certificate it signed (cert.pem, key.pem)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ops test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
+ATOM = {"Content-Type": "application/atom+xml;type=entry;charset=utf-8"}
 
 
-class ManagementApi(BaseHTTPRequestHandler):
+class ManagementApi(RecordingHandler):
     counts = {"active": 0, "dead": 0, "scheduled": 0}
     refuse = False
     requests: list[str] = []
@@ -98,38 +55,22 @@ class ManagementApi(BaseHTTPRequestHandler):
         type(self).requests.append(self.path)
         signed = self.headers.get("Authorization", "").startswith("SharedAccessSignature ")
         if self.refuse or not signed:
-            self._answer(
-                401, b"<Error><Code>401</Code><Detail>Manage claim required</Detail></Error>"
-            )
+            refusal = b"<Error><Code>401</Code><Detail>Manage claim required</Detail></Error>"
+            self.answer(401, refusal, ATOM)
             return
         queue = self.path.split("?")[0].strip("/")
         total = sum(self.counts.values())
-        body = ENTRY.format(queue=queue, total=total, **self.counts)
-        self._answer(200, body.encode())
-
-    def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/atom+xml;type=entry;charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.answer(200, ENTRY.format(queue=queue, total=total, **self.counts).encode(), ATOM)
 
 
 @pytest.fixture
 def management_api(tmp_path: Path) -> Iterator[tuple[int, Path, type[ManagementApi]]]:
-    ca, cert, key = _certificates(tmp_path)
-    handler = type("Api", (ManagementApi,), {"requests": [], "refuse": False})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_port, ca, handler
-    server.shutdown()
-    server.server_close()
+    # A CA and a localhost certificate it signed, made as the emulator makes its own.
+    certificates = ensure_certificates(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certificates.certificate, certificates.key)
+    with serving(ManagementApi, tls, requests=[], refuse=False) as (port, handler):
+        yield port, certificates.ca, handler
 
 
 def test_status_reads_the_counts_through_the_sdk_and_the_dlqs_oldest_age(

@@ -8,10 +8,7 @@ import io
 import json
 import os
 import stat
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,7 @@ from processor.deletions import audit_entity
 from shared.erasure import ErasureResult, UserDeletion
 from shared.errors import StorageUnavailable
 from shared.registrations import Registration
+from tests.unit.ops.local_http import RecordingHandler, serving
 from tests.unit.ops.ops_fakes import START, failure, letter
 from tests.unit.ops.test_ops_cli import FakeWiring, run
 
@@ -110,53 +108,29 @@ def test_human_output_prints_data_as_typed_never_as_markup(
 # ---- ops HTTP clients -------------------------------------------------------
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Redirecting(RecordingHandler):
+    """Redirects every POST to `redirect_to` when one is set, else accepts it."""
+
     redirect_to = ""
-    seen: list[dict[str, str]] = []
 
     def do_POST(self) -> None:
-        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
-        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.record()
         if self.redirect_to:
-            self.send_response(307)
-            self.send_header("Location", self.redirect_to)
+            self.answer(307, headers={"Location": self.redirect_to})
         else:
-            self.send_response(202)
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
+            self.answer(202)
 
 
-@pytest.fixture
-def http_server() -> Iterator[tuple[HTTPServer, type[_Recorder]]]:
-    handler = type("Handler", (_Recorder,), {"seen": [], "redirect_to": ""})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, handler
-    server.shutdown()
-    server.server_close()
-
-
-def test_a_redirect_is_an_error_naming_the_host_and_the_key_goes_nowhere(
-    http_server: tuple[HTTPServer, type[_Recorder]],
-) -> None:
-    server, handler = http_server
-    target = HTTPServer(("127.0.0.1", 0), type("Target", (_Recorder,), {"seen": []}))
-    threading.Thread(target=target.serve_forever, daemon=True).start()
-    try:
-        handler.redirect_to = f"http://localhost:{target.server_port}/steal"
-        url = f"http://127.0.0.1:{server.server_port}/api/registrations"
-        poster = HttpEventPoster(url, "whsec_" + "A" * 32, "the-function-key")
-        with pytest.raises(OpsError, match="307 redirecting to host localhost"):
-            poster.post(synthetic_event("t", "auth0|1"))
-        assert handler.seen[0]["x-functions-key"] == "the-function-key"
-        assert target.RequestHandlerClass.seen == []  # type: ignore[attr-defined]
-    finally:
-        target.shutdown()
-        target.server_close()
+def test_a_redirect_is_an_error_naming_the_host_and_the_key_goes_nowhere() -> None:
+    with serving(_Redirecting) as (target_port, target):
+        steal = f"http://localhost:{target_port}/steal"
+        with serving(_Redirecting, redirect_to=steal) as (port, handler):
+            url = f"http://127.0.0.1:{port}/api/registrations"
+            poster = HttpEventPoster(url, "whsec_" + "A" * 32, "the-function-key")
+            with pytest.raises(OpsError, match="307 redirecting to host localhost"):
+                poster.post(synthetic_event("t", "auth0|1"))
+    assert handler.seen[0]["x-functions-key"] == "the-function-key"
+    assert target.seen == []
 
 
 @pytest.mark.parametrize(

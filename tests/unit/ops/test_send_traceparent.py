@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -17,40 +15,27 @@ from ops.smoke import SmokeRun
 from shared.registrations import RegistrationReader
 from shared.tablestore import InMemoryTableStore
 from shared.tracing import TraceContext
+from tests.unit.ops.local_http import RecordingHandler, serving
 from tests.unit.ops.test_ops_services import PipelineInMemory
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
 
 
-class _Ingest(BaseHTTPRequestHandler):
+class _Ingest(RecordingHandler):
     """Answers 202 (or 400 for every second request) and keeps each request's headers."""
 
-    seen: list[dict[str, str]] = []
-
     def do_POST(self) -> None:
-        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        refused = len(type(self).seen) % 2 == 0
+        self.record()
+        refused = len(self.seen) % 2 == 0
         body = b'{"title": "bad"}' if refused else b'{"id": "reg_1"}'
-        self.send_response(400 if refused else 202)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.answer(400 if refused else 202, body, {"content-type": "application/json"})
 
 
 @pytest.fixture
 def ingest() -> Iterator[tuple[HttpEventPoster, type[_Ingest]]]:
-    handler = type("Handler", (_Ingest,), {"seen": []})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/api/registrations"
-    yield HttpEventPoster(url, "whsec_" + "A" * 32, "key"), handler
-    server.shutdown()
-    server.server_close()
+    with serving(_Ingest) as (port, handler):
+        url = f"http://127.0.0.1:{port}/api/registrations"
+        yield HttpEventPoster(url, "whsec_" + "A" * 32, "key"), handler
 
 
 def test_every_post_carries_a_fresh_sampled_traceparent_and_returns_its_trace_id(
