@@ -66,7 +66,7 @@ def test_event_streams_created_deleted_and_signed_up_again(local_stack) -> None:
             "RECONCILE_SCHEDULE": "0 0 0 1 1 *",
         }
     )
-    url = stack.host_url + "/api/auth0-events"
+    url = stack.host.url + "/api/auth0-events"
     auth = {
         "content-type": "application/cloudevents+json",
         "x-functions-key": stack.function_key,

@@ -184,7 +184,7 @@ def test_emulator_down_answers_503_and_nothing_is_lost_once_it_is_back(stack):
     user_id = unique_user()
     event = new_event(user_id)
     # Given the broker is down
-    stack.kill_emulator()
+    stack.emulator.kill()
     # When the Action posts, it gets 503 with Retry-After
     refused = post_signed(stack, event)
     assert refused.status == 503, refused.body
@@ -207,7 +207,7 @@ def test_host_killed_mid_message_redelivers_and_stores_once(stack):
     # And storage is down, so the processor is stuck retrying with the message locked
     user_id = unique_user()
     event = new_event(user_id)
-    stack.stop_azurite()
+    stack.azurite.stop()
     assert post_signed(stack, event).status == 202
     message_id = event_id(event)
     deadline = time.monotonic() + 30
@@ -219,7 +219,7 @@ def test_host_killed_mid_message_redelivers_and_stores_once(stack):
         time.sleep(0.2)
     # When the host dies hard mid-message
     killed_at = datetime.now(UTC)
-    stack.kill_host()
+    stack.host.kill()
     stack.start_azurite()
     stack.start_host()
     # Then the broker redelivers it as soon as the lock expires, and it is stored once

@@ -52,7 +52,7 @@ def test_send_test_event_trace_and_status_reach_a_stack_on_its_own_ports(
     stack = local_stack(values={"LOCALDEV_TRACE_FILE": str(spans)})
     # Given the settings copy `localdev up` writes for a stack on other ports
     settings = write_ops_settings(
-        stack.settings_path, tmp_path / "ops.settings.json", stack.stack.endpoint_overrides()
+        stack.config.settings_path, tmp_path / "ops.settings.json", stack.endpoint_overrides()
     )
     assert settings is not None
 

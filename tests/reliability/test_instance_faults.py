@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.fixtures.host_log import instance_pids
 from tests.reliability.pipeline import Ledger, SignedClient, new_event, wait_for
 from tests.reliability.test_process_faults import SHORT_LOCK, post_in_background
 
@@ -23,18 +24,9 @@ GROUP = "function:process_registration"
 INSTANCES = "http=2,process_registration=2"
 
 
-def instance_pids(stack) -> dict[str, int]:
-    """The latest pid of each host instance, from the supervisor's log lines."""
-    pids: dict[str, int] = {}
-    for line in stack.host_log_lines():
-        if line.get("message") == "host.instance_started":
-            pids[line["instance"]] = line["pid"]
-    return pids
-
-
 def has_new_pid(stack, label: str, old_pid: int) -> Callable[[], bool]:
     """A condition: instance `label` runs under another pid than `old_pid`."""
-    return lambda: instance_pids(stack)[label] != old_pid
+    return lambda: instance_pids(stack.host_log_lines())[label] != old_pid
 
 
 def busy_processor(stack) -> str | None:
@@ -66,7 +58,7 @@ def kill_processor_instances_mid_message(stack, figures, registrations: int, kil
     for _ in range(kills):
         # Given a processor instance in the middle of a message
         label = wait_busy_processor(stack, timeout=60)
-        pid = instance_pids(stack)[label]
+        pid = instance_pids(stack.host_log_lines())[label]
         # When it dies without any chance to finish or settle
         os.kill(pid, signal.SIGKILL)
         # Then the supervisor starts it again

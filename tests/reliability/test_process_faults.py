@@ -45,7 +45,7 @@ def kill_host_mid_batch(stack, figures, registrations: int, kills: int) -> None:
         # Given the processor is busy (invocations in flight)
         wait_for(started_more(stack, 10), 60, "no processing")
         # When the host dies without any chance to finish or settle
-        stack.kill_host()
+        stack.host.kill()
         time.sleep(1.0)
         stack.start_host()
     poster.join()
@@ -73,7 +73,7 @@ def test_emulator_restarted_with_its_data_under_load(fault_stack, figures, how):
     for _ in range(2):
         wait_for(lambda: ledger.statuses[202] >= 50, 60, "no registration accepted")
         # When the broker goes away (graceful or SIGKILL) and comes back on the same data dir
-        stack.stop_emulator() if how == "stop" else stack.kill_emulator()
+        stack.emulator.stop() if how == "stop" else stack.emulator.kill()
         time.sleep(3.0)
         stack.start_emulator()
         time.sleep(3.0)
@@ -88,9 +88,9 @@ def test_two_hosts_compete_for_the_queue(fault_stack, figures, tmp_path):
     second_log = tmp_path / "host2.log"
     second = HostProcess(
         port=free_port(),
-        app=stack.stack.config.app_path,
-        settings=stack.settings_path,
-        env_overrides=stack.stack.endpoint_overrides(),
+        app=stack.config.app_path,
+        settings=stack.config.settings_path,
+        env_overrides=stack.endpoint_overrides(),
         log_path=second_log,
         shutdown_timeout=5.0,
     )

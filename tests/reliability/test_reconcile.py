@@ -40,7 +40,7 @@ def test_signups_the_action_gave_up_on_are_reconciled_once_each(fault_stack, fig
         assert ledger.statuses == {202: 80}
 
         # And a run of signups while ingest is unreachable: the Action tries once and gives up
-        stack.stop_host()
+        stack.host.stop()
         missed = [
             signup(auth0, n, start + timedelta(minutes=5, seconds=n), "lost") for n in range(80)
         ]

@@ -68,7 +68,9 @@ REFUSAL = "nothing was changed: the audit record cannot be written"
 def ops_settings(stack) -> Path:
     """The settings file an operator uses for this stack's ports (what `localdev up` writes)."""
     written = write_ops_settings(
-        stack.settings_path, stack.data_dir / "ops.settings.json", stack.stack.endpoint_overrides()
+        stack.config.settings_path,
+        stack.config.data_dir / "ops.settings.json",
+        stack.endpoint_overrides(),
     )
     assert written is not None, "an isolated stack runs on other ports than the defaults"
     return written
@@ -145,7 +147,7 @@ def test_azurite_down_30s_under_load_then_dlq_replay(fault_stack, figures):
     poster.start()
     wait_for(lambda: ledger.statuses[202] >= 30, 60, "no registration accepted")
     # When storage is stopped for 30 s under load (its data is on disk)
-    stack.stop_azurite()
+    stack.azurite.stop()
     stopped = time.monotonic()
     # Then, while it is still down, messages dead-letter and the operator's commands answer
     wait_for(lambda: queue_depth(stack, dead_letters=True) > 0, 90, "nothing dead-lettered")
@@ -172,7 +174,7 @@ def test_azurite_down_ops_still_answer_then_dlq_replay(fault_stack, figures):
     ledger = Ledger()
     events = [new_event() for _ in range(5)]
     # When storage is down and signups keep coming
-    stack.stop_azurite()
+    stack.azurite.stop()
     ledger.post_all(SignedClient.for_stack(stack), events, concurrency=5)
     assert ledger.statuses[202] == len(events), dict(ledger.statuses)
     # Then they are dead-lettered, and ops lists, counts and refuses to replay

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from localdev.host.process import HostProcess
+from tests.fixtures.host_log import read_host_log
 from tests.fixtures.ports import free_port
 
 SAMPLE_APP = Path(__file__).parent / "sample_app" / "function_app.py"
@@ -34,13 +35,7 @@ class SampleHost:
         return [json.loads(line) for line in path.read_text().splitlines() if line]
 
     def log_lines(self) -> list[dict]:
-        lines = []
-        for raw in self.log_path.read_text().splitlines():
-            try:
-                lines.append(json.loads(raw))
-            except ValueError:
-                continue
-        return lines
+        return read_host_log(self.log_path)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.fixtures.host_log import instance_pids
 from tests.integration.host.conftest import SAMPLE_APP
 from tests.integration.host.test_servicebus import wait_for
 
@@ -19,15 +20,6 @@ def get(url: str) -> str:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=10) as response:
         return response.read().decode()
-
-
-def started_instances(host) -> dict[str, int]:
-    """The latest pid of each instance label, from the supervisor's log lines."""
-    pids: dict[str, int] = {}
-    for line in host.log_lines():
-        if line.get("message") == "host.instance_started":
-            pids[line["instance"]] = line["pid"]
-    return pids
 
 
 def all_ready(host, count: int = 6) -> dict[str, int]:
@@ -39,7 +31,7 @@ def all_ready(host, count: int = 6) -> dict[str, int]:
         ),
         timeout=60,
     )
-    return started_instances(host)
+    return instance_pids(host.log_lines())
 
 
 def alive(pid: int) -> bool:
@@ -90,8 +82,8 @@ def test_a_crashed_instance_is_restarted_and_the_port_keeps_answering(sample_hos
     )
     assert exited[0]["instance"] == "http#1"
     assert exited[0]["exit_code"] == -9
-    restarted = wait_for(lambda: started_instances(host)["http#1"] != pids["http#1"] and host)
-    new_pid = started_instances(restarted)["http#1"]
+    wait_for(lambda: instance_pids(host.log_lines())["http#1"] != pids["http#1"])
+    new_pid = instance_pids(host.log_lines())["http#1"]
     wait_for(lambda: int(get(f"{host.url}/api/whoami")) == new_pid, timeout=30, interval=0.05)
 
 

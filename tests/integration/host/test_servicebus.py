@@ -114,6 +114,14 @@ def start_host(sample_host, emulator: Emulator, **kwargs):
     return sample_host({"ServiceBusConnection": emulator.connection_string}, **kwargs)
 
 
+def send_failing_twice(emulator: Emulator, message_id: str) -> None:
+    """A message the sample's flaky function fails on twice, then completes."""
+    emulator.send(
+        "flaky",
+        ServiceBusMessage(b"x", message_id=message_id, application_properties={"fail_times": 2}),
+    )
+
+
 def test_success_completes_and_the_message_carries_the_worker_fields(sample_host, emulator):
     host = start_host(sample_host, emulator)
     emulator.send(
@@ -147,10 +155,7 @@ def test_success_completes_and_the_message_carries_the_worker_fields(sample_host
 
 def test_failure_abandons_and_the_broker_redelivers_with_count_plus_one(sample_host, emulator):
     host = start_host(sample_host, emulator)
-    emulator.send(
-        "flaky",
-        ServiceBusMessage(b"x", message_id="m-fail", application_properties={"fail_times": 2}),
-    )
+    send_failing_twice(emulator, "m-fail")
     records = wait_for(lambda: len(host.records("flaky")) >= 3 and host.records("flaky"))
     assert [r["delivery_count"] for r in records] == [1, 2, 3]
     lines = wait_for(lambda: len(invocations(host, "flaky")) >= 3 and invocations(host, "flaky"))
@@ -239,10 +244,7 @@ def test_a_message_is_picked_up_and_settled_at_once(sample_host, emulator):
 
 def test_an_abandoned_message_is_redelivered_at_once(sample_host, emulator):
     host = start_host(sample_host, emulator)
-    emulator.send(
-        "flaky",
-        ServiceBusMessage(b"x", message_id="m-again", application_properties={"fail_times": 2}),
-    )
+    send_failing_twice(emulator, "m-again")
     wait_for(lambda: len(invocations(host, "flaky")) == 3)
     starts = [ts for _, ts in started_at(host, "flaky")]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
