@@ -200,35 +200,27 @@ class ErasureResult:
         return {kind: getattr(self, kind) for kind in ERASED_KINDS} | self.other
 
 
+@dataclass
 class Eraser:
     """Removes a user's data everywhere the pipeline keeps it (see the module docstring)."""
 
-    def __init__(
-        self,
-        registrations: TableStore,
-        tombstones: TombstoneStore,
-        failures: FailureLog,
-        dead_letters: DeadLetterSweeper,
-        others: Mapping[str, UserRecords] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._registrations = registrations
-        self._tombstones = tombstones
-        self._failures = failures
-        self._dead_letters = dead_letters
-        self._others = dict(others or {})
-        self._monotonic = monotonic
-        self._last_prune: float | None = None
+    registrations: TableStore
+    tombstones: TombstoneStore
+    failures: FailureLog
+    dead_letters: DeadLetterSweeper
+    others: Mapping[str, UserRecords] = field(default_factory=dict)  # by name, for the counts
+    monotonic: Callable[[], float] = time.monotonic
+    _last_prune: float | None = field(default=None, init=False)
 
     def erase(self, tenant_id: str, user_id: str, deleted_at: datetime) -> ErasureResult:
         """Tombstone, then remove the entity, index, failure records and dead letters."""
-        up_to = self._tombstones.record(tenant_id, user_id, deleted_at)
-        entities, index_entries = erase_registration(self._registrations, tenant_id, user_id, up_to)
+        up_to = self.tombstones.record(tenant_id, user_id, deleted_at)
+        entities, index_entries = erase_registration(self.registrations, tenant_id, user_id, up_to)
         failures = self._erase_failures(tenant_id, user_id)
         other = {
-            name: holder.erase_user(tenant_id, user_id) for name, holder in self._others.items()
+            name: holder.erase_user(tenant_id, user_id) for name, holder in self.others.items()
         }
-        dead_letters = self._dead_letters.remove(
+        dead_letters = self.dead_letters.remove(
             lambda body: belongs_to(body, tenant_id, user_id, up_to)
         )
         self._prune_tombstones()
@@ -237,12 +229,12 @@ class Eraser:
     def _prune_tombstones(self) -> None:
         # Tombstone retention, enforced here at most once per PRUNE_INTERVAL per process: the
         # scan is over the (small) tombstone table, and housekeeping never fails an erasure.
-        now = self._monotonic()
+        now = self.monotonic()
         if self._last_prune is not None and now - self._last_prune < PRUNE_INTERVAL_SECONDS:
             return
         self._last_prune = now
         try:
-            removed = self._tombstones.prune_expired()
+            removed = self.tombstones.prune_expired()
         except Exception as exc:
             log_outcome(
                 logger, "tombstones-prune", level=logging.WARNING, outcome="failed",
@@ -254,11 +246,11 @@ class Eraser:
     def _erase_failures(self, tenant_id: str, user_id: str) -> int:
         mine = [
             failure.message_id
-            for failure in self._failures.iter_all()
+            for failure in self.failures.iter_all()
             if failure.user_id == user_id and failure.tenant_id == tenant_id
         ]
         for message_id in mine:
-            self._failures.clear(message_id)
+            self.failures.clear(message_id)
         return len(mine)
 
 
