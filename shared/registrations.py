@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from shared import columns, keys
-from shared.events import DEFAULT_SOURCE, RegistrationEvent
+from shared.events import DEFAULT_SOURCE, RegistrationEvent, User
 from shared.tablestore import Entity, KeyRange, TableStore
 
 MAIN_PARTITIONS = KeyRange("u", "v")  # every registration entity, never the index
@@ -144,12 +144,8 @@ PAYLOAD_FIELDS = tuple(
     and name not in {"message_id", "correlation_id", "received_at", "processed_at"}
     and name not in {"schema_version", "payload_hash", "delivery_count", "source", "trace_id"}
 )
-_USER_COLUMNS = frozenset(
-    {
-        "email", "email_verified", "phone_number", "phone_verified", "username", "name",
-        "given_name", "family_name", "nickname", "picture", "user_metadata", "app_metadata",
-    }
-)  # fmt: skip
+# The columns a signup's `user` fills one to one (its id and time are keys, set apart).
+_USER_COLUMNS = frozenset(User.model_fields) - {"user_id", "created_at"}
 
 
 class RegistrationReader:
