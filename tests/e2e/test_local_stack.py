@@ -19,30 +19,11 @@ import pytest
 from azure.data.tables import TableClient
 from standardwebhooks import Webhook
 
-from shared.ids import registration_id
+from ops.ingest_client import synthetic_event, webhook_id_for
 from shared.registrations import RegistrationReader
 from shared.tablestore import AzureTableStore
 
 TENANT = "e2e-tenant"
-
-
-def new_event(user_id: str) -> dict:
-    return {
-        "type": "user.registered",
-        "schema_version": 1,
-        "tenant": {"id": TENANT},
-        "connection": {
-            "id": "con_e2e",
-            "name": "Username-Password-Authentication",
-            "strategy": "auth0",
-        },
-        "user": {
-            "user_id": user_id,
-            "email": "e2e@example.com",
-            "email_verified": False,
-            "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        },
-    }
 
 
 @dataclass
@@ -64,16 +45,10 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float = 3
         return Answer(error.code, dict(error.headers), error.read())
 
 
-def event_id(event: dict) -> str:
-    """The message id the Action sends as webhook-id: tenant, user and creation time."""
-    user = event["user"]
-    return registration_id(event["tenant"]["id"], user["user_id"], user["created_at"])
-
-
 def post_signed(stack, event: dict) -> Answer:
     """POST the event as the Action does: function key + Standard Webhooks signature."""
     body = json.dumps(event)
-    msg_id = event_id(event)
+    msg_id = webhook_id_for(event)
     now = datetime.now(UTC)
     headers = {
         "content-type": "application/json",
@@ -145,16 +120,16 @@ def unique_user() -> str:
 
 def test_signed_post_lands_in_the_table_and_a_duplicate_adds_nothing(stack):
     user_id = unique_user()
-    event = new_event(user_id)
+    event = synthetic_event(TENANT, user_id)
     # When the Action posts a signed signup
     first = post_signed(stack, event)
     assert first.status == 202, first.body
-    assert first.json() == {"id": event_id(event), "status": "accepted"}
+    assert first.json() == {"id": webhook_id_for(event), "status": "accepted"}
     # Then it is stored
     (row,) = wait_stored(stack, user_id)
     assert row.user_id == user_id
     assert row.tenant_id == TENANT
-    assert row.email == "e2e@example.com"
+    assert row.email == event["user"]["email"]
     time.sleep(1)
     entities_after_first = entity_count(stack, user_id)  # the row plus its time-index entry
     # When the same signup is posted again
@@ -168,7 +143,7 @@ def test_signed_post_lands_in_the_table_and_a_duplicate_adds_nothing(stack):
 
 
 def test_unsigned_or_keyless_posts_are_refused(stack):
-    event = new_event(unique_user())
+    event = synthetic_event(TENANT, unique_user())
     body = json.dumps(event).encode()
     no_key = http_post(stack.ingest_url, body, {"content-type": "application/json"})
     assert no_key.status == 401
@@ -182,7 +157,7 @@ def test_unsigned_or_keyless_posts_are_refused(stack):
 
 def test_emulator_down_answers_503_and_nothing_is_lost_once_it_is_back(stack):
     user_id = unique_user()
-    event = new_event(user_id)
+    event = synthetic_event(TENANT, user_id)
     # Given the broker is down
     stack.emulator.kill()
     # When the Action posts, it gets 503 with Retry-After
@@ -202,14 +177,14 @@ def test_emulator_down_answers_503_and_nothing_is_lost_once_it_is_back(stack):
 def test_host_killed_mid_message_redelivers_and_stores_once(stack):
     # Given a warm processor (its table clients built while storage was up)
     warm_up = unique_user()
-    assert post_signed(stack, new_event(warm_up)).status == 202
+    assert post_signed(stack, synthetic_event(TENANT, warm_up)).status == 202
     wait_stored(stack, warm_up)
     # And storage is down, so the processor is stuck retrying with the message locked
     user_id = unique_user()
-    event = new_event(user_id)
+    event = synthetic_event(TENANT, user_id)
     stack.azurite.stop()
     assert post_signed(stack, event).status == 202
-    message_id = event_id(event)
+    message_id = webhook_id_for(event)
     deadline = time.monotonic() + 30
     while not any(
         line.get("message") == "invocation.started" and line.get("message_id") == message_id
