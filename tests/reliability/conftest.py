@@ -8,8 +8,9 @@ summary, for `make reliability` (slow scenarios) and `make test` (fast ones).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,29 +19,30 @@ import pytest
 HERE = Path(__file__).resolve().parent
 
 
+# What the scenarios count, in the order the summary line names them, with its words for each.
+COUNTED = {
+    "accepted": "registrations accepted",
+    "lost": "lost",
+    "duplicated": "duplicated",
+    "inputs": "inputs tried",
+    "server_errors": "5xx seen",
+}
+
+
 @dataclass
 class Figures:
-    """Counters the scenarios add to; one instance per pytest session."""
+    """Counters the scenarios add to (the names in COUNTED); one instance per pytest session."""
 
-    scenarios_run: int = 0
-    scenarios_passed: int = 0
-    accepted: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    inputs: int = 0
-    server_errors: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
 
     def add(self, **counts: int) -> None:
-        for name, value in counts.items():
-            setattr(self, name, getattr(self, name) + value)
+        unknown = counts.keys() - COUNTED.keys()
+        assert not unknown, f"not a reliability figure: {sorted(unknown)}"
+        self.counts.update(counts)
 
-    def line(self) -> str:
-        return (
-            f"reliability: {self.scenarios_passed}/{self.scenarios_run} scenarios passed, "
-            f"{self.accepted} registrations accepted, {self.lost} lost, "
-            f"{self.duplicated} duplicated, {self.inputs} inputs tried, "
-            f"{self.server_errors} 5xx seen"
-        )
+    def line(self, scenarios_passed: int, scenarios_run: int) -> str:
+        counted = ", ".join(f"{self.counts[name]} {words}" for name, words in COUNTED.items())
+        return f"reliability: {scenarios_passed}/{scenarios_run} scenarios passed, {counted}"
 
 
 FIGURES = pytest.StashKey[Figures]()
@@ -78,9 +80,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not _OUTCOMES:
         return
     figures = config.stash[FIGURES]
-    figures.scenarios_run = len(_OUTCOMES)
-    figures.scenarios_passed = sum(_OUTCOMES.values())
-    terminalreporter.write_line(figures.line())
+    terminalreporter.write_line(figures.line(sum(_OUTCOMES.values()), len(_OUTCOMES)))
 
 
 @pytest.fixture
