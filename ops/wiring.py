@@ -4,7 +4,9 @@ Clients are created lazily (a command that only reads the table never opens
 an AMQP connection) and closed once at the end. They come from
 `shared.clients`' builders, whose SDK retries are off: an unreachable
 service gives a one-line error within seconds, and every ops action is safe
-to run again.
+to run again. What the app has too (the failure log, the registrations
+reader, the eraser, the reconciler's parts) is the app's own
+`shared.runtime.AppContext`, over these clients, so it is built one way.
 """
 
 from __future__ import annotations
@@ -25,14 +27,9 @@ from ops.deadletters.servicebus import ServiceBusDeadLetterQueue
 from ops.errors import OpsError
 from ops.status.admin import AdminQueueCounter, build_admin_counter
 from shared.clients import build_service_bus_client, build_table_service_client, credential
-from shared.dead_letters import ServiceBusDeadLetterSweeper
-from shared.erasure import Eraser
-from shared.failures import FailureLog
-from shared.registrations import RegistrationReader
-from shared.rejections import RejectionLog
+from shared.publisher import RegistrationPublisher, ServiceBusPublisher
+from shared.runtime import AppContext, lazy
 from shared.settings import Settings, SettingsError, load_settings
-from shared.tablestore import AzureTableStore
-from shared.tombstones import TombstoneStore
 
 DEFAULT_LOCAL_SETTINGS = Path("local.settings.json")
 _Client = TypeVar("_Client")
@@ -93,7 +90,7 @@ class Wiring:
     def dead_letter_queue(self) -> ServiceBusDeadLetterQueue:
         """The DLQ of REGISTRATIONS_QUEUE."""
         queue = ServiceBusDeadLetterQueue(self.servicebus, self.settings.registrations_queue)
-        self._closers.insert(0, queue)  # links close before their client
+        self.close_first(queue)
         return queue
 
     @cached_property
@@ -118,6 +115,10 @@ class Wiring:
         """The app's own erasure rows (APP_AUDIT_TABLE), read by `audit list`."""
         return TableAuditStore(self.table(self.settings.app_audit_table))
 
+    def close_first(self, link: Any) -> None:
+        """Close `link` (a sender or receiver) with the others, before the client it uses."""
+        self._closers.insert(0, link)
+
     def close(self) -> None:
         """Close every client this wiring opened."""
         for closer in self._closers:
@@ -127,32 +128,34 @@ class Wiring:
         self._closers.clear()
 
     @cached_property
-    def failures(self) -> FailureLog:
-        """The processor's failure log (FAILURES_TABLE), read by `dlq list` and `dlq show`."""
-        return FailureLog(self.failures_store)
+    def app(self) -> AppContext:
+        """The app's parts (failure log, registration reader, eraser, kept rejections...).
 
-    @cached_property
-    def failures_store(self) -> AzureTableStore:
-        """FAILURES_TABLE: failure records and rejected Event Streams deliveries."""
-        return AzureTableStore(self.table(self.settings.failures_table))
+        Built as the Function roles build them (`shared.runtime`), over this command's clients.
+        """
+        return CommandContext(self)
 
-    @cached_property
-    def reader(self) -> RegistrationReader:
-        """The registrations reader (REGISTRATIONS_TABLE)."""
-        return RegistrationReader(self.registrations_store)
 
-    @cached_property
-    def eraser(self) -> Eraser:
-        """Erases a user everywhere the pipeline keeps data (`registrations erase`)."""
-        settings = self.settings
-        tombstones = TombstoneStore(AzureTableStore(self.table(settings.tombstones_table)))
-        sweeper = ServiceBusDeadLetterSweeper(self.servicebus, settings.registrations_queue)
-        # Event Streams keeps deliveries it could not use in FAILURES_TABLE: they hold user ids.
-        rejections = RejectionLog(self.failures_store, settings.auth0_tenant_id)
-        others = {"event_stream_rejections": rejections}
-        return Eraser(self.registrations_store, tombstones, self.failures, sweeper, others)
+class CommandContext(AppContext):
+    """The app's parts over the clients of one command, which its `Wiring` opens and closes."""
 
-    @cached_property
-    def registrations_store(self) -> AzureTableStore:
-        """The registrations table as the pipeline's TableStore."""
-        return AzureTableStore(self.table(self.settings.registrations_table))
+    def __init__(self, wiring: Wiring) -> None:
+        super().__init__(wiring.settings)
+        self._wiring = wiring
+
+    @lazy
+    def service_bus_client(self) -> ServiceBusClient:
+        """The command's ServiceBusClient."""
+        return self._wiring.servicebus
+
+    @lazy
+    def table_service_client(self) -> TableServiceClient:
+        """The command's TableServiceClient."""
+        return self._wiring.tables
+
+    @lazy
+    def publisher(self) -> RegistrationPublisher:
+        """Sends to REGISTRATIONS_QUEUE (`reconcile`); the wiring closes it before its client."""
+        publisher = ServiceBusPublisher(self.service_bus_client, self.settings.registrations_queue)
+        self._wiring.close_first(publisher)
+        return publisher

@@ -46,7 +46,7 @@ def dlq_list(
     """Peek the dead-letter queue (locks nothing) with the processor's last error."""
     with session(ctx, json_output) as (wiring, output):
         queue = wiring.dead_letter_queue
-        errors = read.RecordedErrors(wiring.failures)
+        errors = read.RecordedErrors(wiring.app.failure_log)
         rows = read.list_dead_letters(queue, errors, reason, limit, error)
         shown = rows if output.json_mode else map(marked, rows)
         output.rows(shown, DLQ_COLUMNS, title=f"dead letters of {queue.queue_name}")
@@ -61,7 +61,7 @@ def dlq_show(
     """Everything about one dead letter, body pretty-printed."""
     with session(ctx, json_output) as (wiring, output):
         letter = read.find(wiring.dead_letter_queue, sequence_number)
-        row = read.detail(letter, read.RecordedErrors(wiring.failures))
+        row = read.detail(letter, read.RecordedErrors(wiring.app.failure_log))
         output.record(row if output.json_mode else marked(row))
 
 
@@ -139,7 +139,7 @@ def dlq_export(
     handle = create_private_file(out, force)
     with handle, session(ctx, json_output) as (wiring, output):
         count = 0
-        errors = read.RecordedErrors(wiring.failures)
+        errors = read.RecordedErrors(wiring.app.failure_log)
         with output.progress("exporting", None) as advance:
             for row in read.export_rows(wiring.dead_letter_queue, errors):
                 handle.write(json_line(row, sort_keys=True) + "\n")
@@ -150,7 +150,7 @@ def dlq_export(
 
 def _selected(wiring: Wiring, selection: Selection) -> list[DeadLetter]:
     """The snapshot a replay or purge acts on (peeked: nothing locked yet)."""
-    errors = read.RecordedErrors(wiring.failures)
+    errors = read.RecordedErrors(wiring.app.failure_log)
     return select_letters(wiring.dead_letter_queue, selection, datetime.now(UTC), errors.require)
 
 
@@ -164,7 +164,7 @@ def _action_context(
         wiring.audit,
         options,
         on_progress=advance,
-        failures=wiring.failures,
+        failures=wiring.app.failure_log,
     )
 
 

@@ -13,7 +13,7 @@ import typer
 
 from ops.cli.context import session
 from ops.cli.options import JsonFlag
-from shared.rejections import RejectedDelivery, RejectionLog
+from shared.rejections import RejectedDelivery
 
 app = typer.Typer(help="Event Streams deliveries the pipeline kept instead of enqueuing.")
 KEPT_COLUMNS = ("id", "kept_at", "cause", "user_id", "size")
@@ -27,8 +27,7 @@ def events_kept(
 ) -> None:
     """The newest deliveries kept as unusable: id, when, why, whose (when known), size."""
     with session(ctx, json_output) as (wiring, output):
-        log = RejectionLog(wiring.failures_store, wiring.settings.auth0_tenant_id)
-        rows = [kept_row(kept) for kept in log.newest(limit)]
+        rows = [kept_row(kept) for kept in wiring.app.rejections.newest(limit)]
         output.rows(rows, KEPT_COLUMNS, title="kept Event Streams deliveries (newest first)")
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
 from typing import Annotated
 
 import typer
-from azure.servicebus import ServiceBusClient
 
 from ops.cli.context import session
 from ops.cli.options import JsonFlag
@@ -26,9 +24,7 @@ from reconciler.dependencies import build_reconciler, close_search
 from reconciler.management import ListingRejected, ListingUnavailable
 from reconciler.service import Reconciler, ReconcileReport
 from shared.errors import QueueUnavailable
-from shared.publisher import ServiceBusPublisher
-from shared.settings import Settings, SettingsError
-from shared.tablestore import AzureTableStore, TableStore
+from shared.settings import SettingsError
 
 PERCENT = 100
 
@@ -67,38 +63,17 @@ def reconcile(
         output.record(report.as_json(), title="dry run" if dry_run else "reconciled")
 
 
-class CommandParts:
-    """`build_reconciler`'s parts from the command's `Wiring`, which closes the clients."""
-
-    def __init__(self, wiring: Wiring) -> None:
-        self._wiring = wiring
-
-    @property
-    def settings(self) -> Settings:
-        return self._wiring.settings
-
-    @property
-    def service_bus_client(self) -> ServiceBusClient:
-        return self._wiring.servicebus
-
-    @cached_property
-    def publisher(self) -> ServiceBusPublisher:
-        return ServiceBusPublisher(self._wiring.servicebus, self.settings.registrations_queue)
-
-    def table_store(self, table_name: str) -> TableStore:
-        return AzureTableStore(self._wiring.table(table_name))
-
-
 @contextmanager
 def command_reconciler(wiring: Wiring) -> Iterator[Reconciler]:
-    """The reconciler over the wiring's clients; its Auth0 connections and senders closed after."""
-    parts = CommandParts(wiring)
+    """The reconciler over the wiring's clients; its Auth0 connections closed after.
+
+    Its publisher, like the clients, is the wiring's, and closed with it.
+    """
     try:
-        reconciler = build_reconciler(parts)
+        reconciler = build_reconciler(wiring.app)
     except (SettingsError, ListingRejected) as exc:  # no tenant, bad SEND_FIELDS, no AUTH0_*
         raise OpsError(f"invalid settings: {exc}") from exc
     try:
         yield reconciler
     finally:
         close_search(reconciler)
-        parts.publisher.close()

@@ -29,7 +29,7 @@ def registrations_get(
 ) -> None:
     """A user's registration (in every tenant unless --tenant)."""
     with session(ctx, json_output) as (wiring, output):
-        found = wiring.reader.get(user_id, tenant_id=tenant)
+        found = wiring.app.registration_reader.get(user_id, tenant_id=tenant)
         if not found:
             where = f" in tenant {tenant!r}" if tenant else ""
             raise OpsError(f"no registration for user {user_id!r}{where}")
@@ -50,7 +50,7 @@ def registrations_list(
     if start and stop and start >= stop:
         raise UsageProblem("--since must be earlier than --until")
     with session(ctx, json_output) as (wiring, output):
-        found = wiring.reader.list(since=start, until=stop, limit=limit)
+        found = wiring.app.registration_reader.list(since=start, until=stop, limit=limit)
         output.rows(registration_rows.rows(found), registration_rows.TABLE_COLUMNS)
 
 
@@ -72,7 +72,7 @@ def registrations_export(
         try:
             with output.progress("exporting", None) as advance:
                 count = registration_rows.export(
-                    wiring.reader.iter_all(), export_format, target, advance
+                    wiring.app.registration_reader.iter_all(), export_format, target, advance
                 )
         finally:
             if out:
@@ -93,8 +93,9 @@ def registrations_erase(
     if not yes:
         raise UsageProblem("erase deletes the user's data for good: add --yes")
     with session(ctx, json_output) as (wiring, output):
-        tenants = [tenant] if tenant else sorted({r.tenant_id for r in wiring.reader.get(user_id)})
+        reader = wiring.app.registration_reader
+        tenants = [tenant] if tenant else sorted({r.tenant_id for r in reader.get(user_id)})
         if not tenants:
             raise OpsError(f"no registration for user {user_id!r}: name the tenant with --tenant")
-        rows = [erase_user(wiring.eraser, wiring.audit, t, user_id) for t in tenants]
+        rows = [erase_user(wiring.app.eraser, wiring.audit, t, user_id) for t in tenants]
         output.rows(rows, ERASE_COLUMNS, title="erased")

@@ -27,7 +27,9 @@ def smoke(
     """One signed synthetic signup through URL, waited for in the table."""
     with session(ctx, json_output) as (wiring, output):
         poster = _poster(wiring, url, function_key)
-        run = SmokeRun(poster, wiring.reader, wiring.registrations_store, timeout)
+        app = wiring.app
+        store = app.table_store(wiring.settings.registrations_table)
+        run = SmokeRun(poster, app.registration_reader, store, timeout)
         result = run.run(cleanup)
         output.record(result.row(), title="smoke test passed")
 

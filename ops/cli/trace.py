@@ -59,7 +59,7 @@ def _span_file(wiring: Wiring) -> Path:
 def _registrations(wiring: Wiring, user_id: str) -> list[Registration]:
     # The row is a bonus beside the spans: a table that cannot be read hides only it.
     try:
-        return wiring.reader.get(user_id)
+        return wiring.app.registration_reader.get(user_id)
     except (OpsError, PipelineError):
         return []
 

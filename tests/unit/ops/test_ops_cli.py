@@ -16,8 +16,7 @@ from ops.audit.record import AuditTrail
 from ops.cli import app as cli
 from ops.cli.views import DLQ_COLUMNS
 from shared.errors import StorageUnavailable
-from shared.failures import FailureLog
-from shared.registrations import RegistrationReader
+from shared.runtime import AppContext
 from shared.settings import Settings
 from shared.tablestore import InMemoryTableStore
 from tests.unit.ops.ops_fakes import (
@@ -30,7 +29,7 @@ from tests.unit.ops.ops_fakes import (
 
 
 class FakeWiring:
-    """The composition root, with in-memory parts."""
+    """The composition root, with in-memory parts (the app's in an AppContext over memory)."""
 
     instance: FakeWiring
 
@@ -38,13 +37,14 @@ class FakeWiring:
         self.operator = operator or "tester@host"
         self.dead_letter_queue = InMemoryDeadLetterQueue(FakeClock())
         self.dead_letter_queue.add(*(letter(n) for n in range(1, 4)))
-        self.failures = FailureLog(InMemoryTableStore())
         self.audit_store = InMemoryAuditStore()
         self.app_audit = InMemoryAuditStore()
         self.audit = AuditTrail(self.audit_store, self.operator)
-        self.registrations_store = InMemoryTableStore()
-        self.reader = RegistrationReader(self.registrations_store)
         self.settings = Settings()
+        self.registrations_store = InMemoryTableStore()
+        self.app = AppContext(self.settings)
+        self.app.set_table_store(self.settings.registrations_table, self.registrations_store)
+        self.app.set_table_store(self.settings.failures_table, InMemoryTableStore())
         self.closed = False
         FakeWiring.instance = self
 
@@ -78,7 +78,7 @@ def test_dlq_list_json_has_the_contract_fields_and_the_recorded_error(capsys):
 def test_last_error_comes_from_the_failure_log(capsys, monkeypatch):
     def wiring_with_failure(*args: Any, **kwargs: Any) -> FakeWiring:
         wiring = FakeWiring(*args, **kwargs)
-        wiring.failures.record(
+        wiring.app.failure_log.record(
             failure(
                 f"reg_{2:032d}",
                 "StorageRejected",
@@ -211,7 +211,7 @@ def test_storage_errors_and_surprises_are_one_line_exit_1(capsys, monkeypatch):
             def list(self, *a: Any, **k: Any) -> Any:
                 raise RuntimeError("boom\nwith a second line")
 
-        wiring.reader = Unreachable()  # type: ignore[assignment]
+        wiring.app.registration_reader = Unreachable()  # type: ignore[assignment]
         return wiring
 
     monkeypatch.setattr(cli, "Wiring", broken_reader)
@@ -235,7 +235,7 @@ def test_error_filter_selects_by_the_processors_recorded_error(capsys, monkeypat
     def wiring_with_failures(*args: Any, **kwargs: Any) -> FakeWiring:
         wiring = FakeWiring(*args, **kwargs)
         for number, error_type in ((1, "InvalidEvent"), (2, "StorageUnavailable")):
-            wiring.failures.record(
+            wiring.app.failure_log.record(
                 failure(
                     f"reg_{number:032d}", error_type, "...", permanent=error_type == "InvalidEvent"
                 )

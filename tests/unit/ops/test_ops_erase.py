@@ -15,7 +15,6 @@ from ops.errors import OpsError
 from shared.erasure import Eraser
 from shared.errors import QueueUnavailable
 from shared.failures import FailureLog
-from shared.registrations import RegistrationReader
 from shared.tablestore import InMemoryTableStore
 from shared.tombstones import TombstoneStore
 from shared.writes import RegistrationWriter
@@ -94,9 +93,8 @@ def erasing_wiring(monkeypatch: pytest.MonkeyPatch) -> Stores:
 
     def wiring(*args: Any, **kwargs: Any) -> FakeWiring:
         made = FakeWiring(*args, **kwargs)
-        made.registrations_store = stores.registrations
-        made.reader = RegistrationReader(stores.registrations)
-        made.eraser = stores.eraser  # type: ignore[attr-defined]
+        made.app.set_table_store(made.settings.registrations_table, stores.registrations)
+        made.app.eraser = stores.eraser
         return made
 
     monkeypatch.setattr(cli, "Wiring", wiring)

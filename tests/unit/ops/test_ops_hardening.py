@@ -200,7 +200,7 @@ def test_purge_and_replay_delete_the_failure_records_of_their_messages(
     def with_failures(*args: Any, **kwargs: Any) -> FakeWiring:
         wiring = FakeWiring(*args, **kwargs)
         for number in (2, 3):
-            wiring.failures.record(
+            wiring.app.failure_log.record(
                 failure(letter(number).message_id or "", "StorageUnavailable", "503")
             )
         return wiring
@@ -208,7 +208,7 @@ def test_purge_and_replay_delete_the_failure_records_of_their_messages(
     monkeypatch.setattr(cli, "Wiring", with_failures)
     code, _, err = run(capsys, "dlq", *command)
     assert code == 0, err
-    failures = FakeWiring.instance.failures
+    failures = FakeWiring.instance.app.failure_log
     assert failures.get(letter(2).message_id or "") is None
     assert failures.get(letter(3).message_id or "") is not None  # not selected: kept
 
@@ -327,7 +327,7 @@ class DownFailureLog:
 def tables_down(fake_wiring: None, monkeypatch: pytest.MonkeyPatch) -> None:
     def wiring(*args: Any, **kwargs: Any) -> FakeWiring:
         made = FakeWiring(*args, **kwargs)
-        made.failures = DownFailureLog()  # type: ignore[assignment]
+        made.app.failure_log = DownFailureLog()  # type: ignore[assignment]
         return made
 
     monkeypatch.setattr(cli, "Wiring", wiring)
