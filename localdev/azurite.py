@@ -7,11 +7,10 @@ Used by `python -m localdev up` and by the test fixtures. Azurite comes from
 from __future__ import annotations
 
 import shutil
-import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from localdev.processes import ROOT, ChildProcess, PortOpen
+from localdev.processes import ROOT, ChildProcess, Launcher, PortOpen
 
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's published, well-known development key: not a secret.
@@ -45,7 +44,7 @@ def connection_string(
 
 
 @dataclass
-class Azurite:
+class Azurite(Launcher):
     """One Azurite process. `tables_only` starts just the Table service (fast, for tests)."""
 
     table_port: int
@@ -54,7 +53,6 @@ class Azurite:
     location: Path | None = None  # None: in memory
     host: str = "127.0.0.1"
     log_path: Path | None = None
-    child: ChildProcess | None = field(default=None, init=False)
 
     @property
     def connection_string(self) -> str:
@@ -106,18 +104,3 @@ class Azurite:
         )
         self.child.start(timeout)
         return self
-
-    @property
-    def process(self) -> subprocess.Popen[bytes] | None:
-        """The running child, if started (fault tests signal it)."""
-        return self.child.process if self.child else None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM its process group (and wait), SIGKILL after `timeout`."""
-        if self.child is not None:
-            self.child.stop(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL its process group: a crash, for fault tests."""
-        if self.child is not None:
-            self.child.kill()

@@ -14,6 +14,9 @@ instances, the Auth0 stand-in) goes through `ChildProcess`:
   period; `kill()` is SIGKILL at once (a crash, as far as the child can tell);
 - when it has exited, `exit_report()` says which child, its exit code and
   the tail of its log.
+
+The launchers (Azurite, the Service Bus emulator, the Functions host) build
+their `ChildProcess` in `start()` and share the rest through `Launcher`.
 """
 
 from __future__ import annotations
@@ -293,6 +296,41 @@ class ChildProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class Launcher:
+    """A part of the stack whose `start()` builds its `ChildProcess` as `child`.
+
+    Everything after the start goes to that child; before it, there is no
+    process, the queries answer None and stopping does nothing.
+    """
+
+    child: ChildProcess | None = None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The running child, if started (fault tests signal it)."""
+        return self.child.process if self.child else None
+
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid if self.child else None
+
+    def poll(self) -> int | None:
+        """The exit code if the child has exited, else None."""
+        return self.child.poll() if self.child else None
+
+    def stop(self, timeout: float | None = None) -> int | None:
+        """SIGTERM its process group (and wait), SIGKILL after `timeout`; the exit code.
+
+        The default timeout is the child's `stop_timeout`.
+        """
+        return self.child.stop(timeout) if self.child else None
+
+    def kill(self) -> None:
+        """SIGKILL its process group: it dies mid-work, like a crash (fault tests)."""
+        if self.child is not None:
+            self.child.kill()
 
 
 def die_with_parent() -> None:

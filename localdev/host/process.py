@@ -7,18 +7,24 @@ shutdown timeout; SIGKILL follows five seconds after that.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localdev.processes import ROOT, ChildProcess, PortOpen, ProcessNotReady, python_command
+from localdev.processes import (
+    ROOT,
+    ChildProcess,
+    Launcher,
+    PortOpen,
+    ProcessNotReady,
+    python_command,
+)
 
 __all__ = ["ROOT", "HostProcess", "ProcessNotReady"]
 
 
 @dataclass
-class HostProcess:
+class HostProcess(Launcher):
     """One `python -m localdev host` child (with its instances, one process group)."""
 
     port: int
@@ -29,17 +35,12 @@ class HostProcess:
     settings: Path = ROOT / "local.settings.json"
     shutdown_timeout: float = 30.0
     extra_args: tuple[str, ...] = ()
-    child: ChildProcess | None = field(default=None, init=False)
 
     name = "Functions host"
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def process(self) -> subprocess.Popen[bytes] | None:
-        return self.child.process if self.child else None
 
     def command(self) -> list[str]:
         return [
@@ -65,16 +66,3 @@ class HostProcess:
         )
         self.child.start(timeout)
         return self
-
-    def stop(self, timeout: float | None = None) -> int | None:
-        """Graceful stop (SIGTERM, then SIGKILL after the timeout); returns the exit code."""
-        return self.child.stop(timeout) if self.child else None
-
-    def kill(self) -> None:
-        """SIGKILL the host's group: it dies mid-work, like a crash."""
-        if self.child is not None:
-            self.child.kill()
-
-    def poll(self) -> int | None:
-        """The exit code if the process has exited, else None."""
-        return self.child.poll() if self.child else None

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from localdev.processes import ChildProcess, PortOpen
+from localdev.processes import ChildProcess, Launcher, PortOpen, python_command
 from localdev.servicebus.amqp.auth import SAS_KEY_NAME, SAS_KEY_VALUE
 from localdev.servicebus.broker.config import DEFAULT_QUEUE_PROPERTIES
 
@@ -21,27 +20,6 @@ def connection_string(port: int = DEFAULT_PORT, host: str = "localhost") -> str:
         f"Endpoint=sb://{endpoint};SharedAccessKeyName={SAS_KEY_NAME};"
         f"SharedAccessKey={SAS_KEY_VALUE};UseDevelopmentEmulator=true;"
     )
-
-
-def emulator_command(
-    host: str,
-    port: int,
-    config_path: Path | None = None,
-    data_dir: Path | None = None,
-    admin_port: int | None = None,
-    admin_cert_dir: Path | None = None,
-) -> list[str]:
-    """The `python -m localdev servicebus` command line for these options."""
-    cmd = [sys.executable, "-m", "localdev", "servicebus", "--host", host, "--port", str(port)]
-    if config_path is not None:
-        cmd += ["--config", str(config_path)]
-    if data_dir is not None:
-        cmd += ["--data-dir", str(data_dir)]
-    if admin_port is not None:
-        cmd += ["--admin-port", str(admin_port)]
-    if admin_cert_dir is not None:
-        cmd += ["--admin-cert-dir", str(admin_cert_dir)]
-    return cmd
 
 
 def write_config(path: Path, queues: dict[str, dict[str, object]]) -> Path:
@@ -60,51 +38,44 @@ def write_config(path: Path, queues: dict[str, dict[str, object]]) -> Path:
     return path
 
 
-class ServiceBusEmulatorProcess:
-    """`python -m localdev servicebus` as a child process (see localdev.processes)."""
+@dataclass
+class ServiceBusEmulatorProcess(Launcher):
+    """`python -m localdev servicebus` as a child process (see localdev.processes).
+
+    `stop()` sends SIGTERM: the emulator commits and closes its connections,
+    then exits; `kill()` sends SIGKILL: no chance to clean up (crash tests).
+    """
+
+    port: int
+    config_path: Path | None = None
+    data_dir: Path | None = None
+    log_path: Path | None = None
+    host: str = "127.0.0.1"
+    admin_port: int | None = None  # the management API (HTTPS); None: not served
+    admin_cert_dir: Path | None = None
 
     name = "Service Bus emulator"
-
-    def __init__(
-        self,
-        port: int,
-        config_path: Path | None = None,
-        data_dir: Path | None = None,
-        log_path: Path | None = None,
-        host: str = "127.0.0.1",
-        admin_port: int | None = None,
-        admin_cert_dir: Path | None = None,
-    ) -> None:
-        self.port = port
-        self.admin_port = admin_port  # the management API (HTTPS); None: not served
-        self.admin_cert_dir = admin_cert_dir
-        self.config_path = config_path
-        self.data_dir = data_dir
-        self.log_path = log_path
-        self.host = host
-        self.child: ChildProcess | None = None
 
     @property
     def connection_string(self) -> str:
         return connection_string(self.port)
 
-    @property
-    def process(self) -> subprocess.Popen[bytes] | None:
-        return self.child.process if self.child else None
-
-    @property
-    def pid(self) -> int | None:
-        return self.child.pid if self.child else None
-
     def command(self) -> list[str]:
-        return emulator_command(
-            self.host,
-            self.port,
-            self.config_path,
-            self.data_dir,
-            self.admin_port,
-            self.admin_cert_dir,
-        )
+        """The `python -m localdev servicebus` command line; an option left None is not passed."""
+        options = {
+            "--config": self.config_path,
+            "--data-dir": self.data_dir,
+            "--admin-port": self.admin_port,
+            "--admin-cert-dir": self.admin_cert_dir,
+        }
+        command = [
+            *python_command("localdev", "servicebus"),
+            *("--host", self.host, "--port", str(self.port)),
+        ]
+        for flag, value in options.items():
+            if value is not None:
+                command += [flag, str(value)]
+        return command
 
     def start(self, timeout: float = 15.0) -> ServiceBusEmulatorProcess:
         """Start the process and wait until it accepts AMQP connections.
@@ -120,20 +91,6 @@ class ServiceBusEmulatorProcess:
         )
         self.child.start(timeout)
         return self
-
-    def poll(self) -> int | None:
-        """The exit code if the emulator has exited, else None."""
-        return self.child.poll() if self.child else None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM: the emulator commits and closes its connections, then exits."""
-        if self.child is not None:
-            self.child.stop(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up (crash tests)."""
-        if self.child is not None:
-            self.child.kill()
 
     def __enter__(self) -> ServiceBusEmulatorProcess:
         return self.start()

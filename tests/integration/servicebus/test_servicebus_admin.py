@@ -26,21 +26,13 @@ QUEUES: dict[str, dict[str, object]] = {
 
 
 class AdminEmulator(ServiceBusEmulatorProcess):
-    """The emulator with its management API on `admin_port`, certificates in `cert_dir`."""
+    """The emulator with its management API on `admin_port`, certificates in `admin_cert_dir`."""
 
-    def __init__(self, port: int, admin_port: int, cert_dir: Path, **kwargs: object) -> None:
-        super().__init__(port, **kwargs)  # type: ignore[arg-type]
-        self.admin_port = admin_port
-        self.cert_dir = cert_dir
-
-    def command(self) -> list[str]:
-        return [
-            *super().command(),
-            "--admin-port",
-            str(self.admin_port),
-            "--admin-cert-dir",
-            str(self.cert_dir),
-        ]
+    @property
+    def cert_dir(self) -> Path:
+        """Where the emulator keeps the CA clients verify against (always given here)."""
+        assert self.admin_cert_dir is not None
+        return self.admin_cert_dir
 
     def admin_connection_string(self, key: str = "SAS_KEY_VALUE") -> str:
         """The emulator connection string with the management API's port in `Endpoint`."""
@@ -56,10 +48,10 @@ def admin_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminEm
     amqp_port, admin_port = free_ports(2)
     emulator = AdminEmulator(
         amqp_port,
-        admin_port,
-        folder / "certs",
         config_path=write_config(folder / "config.json", QUEUES),
         log_path=folder / "emulator.log",
+        admin_port=admin_port,
+        admin_cert_dir=folder / "certs",
     )
     start_or_fail(emulator)
     yield emulator
