@@ -279,26 +279,25 @@ class LocalStack:
             for setting, default in TABLE_SETTINGS.items():
                 service.create_table_if_not_exists(settings.get(setting) or default)
 
+    def _children(self) -> list[ChildProcess]:
+        """The parts started so far, in stopping order: the host first (it drains), Azurite last."""
+        parts = (self.host.child, self.auth0, self.emulator.child, self.azurite.child)
+        return [part for part in parts if part is not None]
+
     def stop(self) -> None:
         """Stop everything: the host first (it drains), then the emulator, then Azurite."""
-        self.host.stop()
-        if self.auth0 is not None:
-            self.auth0.stop()
-        self.emulator.stop()
-        self.azurite.stop()
+        for child in self._children():
+            child.stop()
 
     def kill(self) -> None:
         """SIGKILL every part at once (a second Ctrl-C while stopping)."""
-        self.host.kill()
-        if self.auth0 is not None:
-            self.auth0.kill()
-        self.emulator.kill()
-        self.azurite.kill()
+        for child in self._children():
+            child.kill()
 
     def crashed_part(self) -> ProcessExit | None:
         """The first part that has exited: which one, its exit code and its log's tail."""
-        for part in (self.host.child, self.auth0, self.emulator.child, self.azurite.child):
-            report = part.exit_report() if part is not None else None
+        for child in self._children():
+            report = child.exit_report()
             if report is not None:
                 return report
         return None
