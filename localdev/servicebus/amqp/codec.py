@@ -133,13 +133,7 @@ def _decode_body(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
             return raw.decode("utf-8"), pos
         return Symbol(raw.decode("ascii")), pos
     if code in (0xC0, 0xD0, 0xC1, 0xD1):
-        wide = code >= 0xD0
-        size = int.from_bytes(buf[pos : pos + 4], "big") if wide else buf[pos]
-        count = int.from_bytes(buf[pos + 4 : pos + 8], "big") if wide else buf[pos + 1]
-        end = pos + (4 if wide else 1) + size
-        if end > len(buf):
-            raise IndexError("truncated")
-        pos += 8 if wide else 2
+        count, end, pos = _compound_header(buf, pos, wide=code >= 0xD0)
         items = []
         for _ in range(count):
             item, pos = _decode(buf, pos)
@@ -160,14 +154,21 @@ def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
 
 
-def _decode_array(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
-    wide = code == 0xF0
+def _compound_header(buf: bytes, pos: int, wide: bool) -> tuple[int, int, int]:
+    """A list's, map's or array's size and count fields (4 bytes each when wide, else 1).
+
+    Returns the item count, where the value ends and where its items start.
+    """
     size = int.from_bytes(buf[pos : pos + 4], "big") if wide else buf[pos]
     count = int.from_bytes(buf[pos + 4 : pos + 8], "big") if wide else buf[pos + 1]
     end = pos + (4 if wide else 1) + size
     if end > len(buf):
         raise IndexError("truncated")
-    pos += 8 if wide else 2
+    return count, end, pos + (8 if wide else 2)
+
+
+def _decode_array(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
+    count, end, pos = _compound_header(buf, pos, wide=code == 0xF0)
     element = buf[pos]
     pos += 1
     descriptor = None
