@@ -15,16 +15,16 @@ from typing import Any
 from localdev.servicebus.amqp import conditions
 from localdev.servicebus.amqp.codec import Array, DecodeError, Timestamp
 from localdev.servicebus.amqp.message_format import parse_message, render
-from localdev.servicebus.broker import (
-    Broker,
-    BrokerError,
-    EntityNotFound,
-    LockLost,
-    MessageNotFound,
-    MessageTooLarge,
-)
+from localdev.servicebus.broker import Broker, BrokerError, errors
 
 RECEIVE_AND_DELETE_MODE = 0
+# A broker error's status and condition on the management link (any other: 500, internal error).
+_BROKER_ERROR_REPLIES: dict[type[BrokerError], tuple[int, str]] = {
+    errors.LockLost: (410, conditions.MESSAGE_LOCK_LOST),
+    errors.MessageNotFound: (404, conditions.MESSAGE_NOT_FOUND),
+    errors.EntityNotFound: (404, conditions.NOT_FOUND),
+    errors.MessageTooLarge: (413, conditions.MESSAGE_SIZE_EXCEEDED),
+}
 
 
 @dataclass
@@ -62,16 +62,9 @@ def handle(broker: Broker, path: str, operation: str, body: object) -> Managemen
         return ManagementReply(
             400, f"Malformed message: {exc}", condition=conditions.ARGUMENT_ERROR
         )
-    except LockLost as exc:
-        return ManagementReply(410, str(exc), condition=conditions.MESSAGE_LOCK_LOST)
-    except MessageNotFound as exc:
-        return ManagementReply(404, str(exc), condition=conditions.MESSAGE_NOT_FOUND)
-    except EntityNotFound as exc:
-        return ManagementReply(404, str(exc), condition=conditions.NOT_FOUND)
-    except MessageTooLarge as exc:
-        return ManagementReply(413, str(exc), condition=conditions.MESSAGE_SIZE_EXCEEDED)
     except BrokerError as exc:
-        return ManagementReply(500, str(exc), condition=conditions.INTERNAL_ERROR)
+        status, condition = _BROKER_ERROR_REPLIES.get(type(exc), (500, conditions.INTERNAL_ERROR))
+        return ManagementReply(status, str(exc), condition=condition)
 
 
 def _get(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
