@@ -48,6 +48,12 @@ def lock(message: StoredMessage | None) -> uuid.UUID:
     return message.lock_token
 
 
+def elapse(clock: ManualClock, broker: Broker, seconds: float) -> None:
+    """Let `seconds` pass and have the broker act on what fell due, as the wire layer does."""
+    clock.advance(seconds)
+    broker.tick()
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
@@ -71,11 +77,9 @@ def test_lock_expiry_redelivers_with_count_and_invalidates_token(clock):
     broker = make(clock, lock_duration=30)
     broker.send("q", [msg("a")])
     token = lock(broker.receive("q"))
-    clock.advance(29.9)
-    broker.tick()
+    elapse(clock, broker, 29.9)
     assert broker.receive("q") is None
-    clock.advance(0.2)
-    broker.tick()
+    elapse(clock, broker, 0.2)
     again = received(broker, "q")
     assert again.delivery_count == 1
     assert again.lock_token != token
@@ -89,8 +93,7 @@ def test_renewed_lock_does_not_expire_at_the_old_time(clock):
     message = received(broker, "q")
     clock.advance(8)
     assert broker.renew_lock("q", lock(message)) == clock.now() + 10
-    clock.advance(8)
-    broker.tick()
+    elapse(clock, broker, 8)
     broker.complete("q", lock(message))  # still held: 16 s after receipt
 
 
@@ -112,8 +115,7 @@ def test_lock_expiries_count_towards_max_delivery(clock):
     broker.send("q", [msg("slow")])
     for _ in range(2):
         assert broker.receive("q") is not None
-        clock.advance(5)
-        broker.tick()
+        elapse(clock, broker, 5)
     assert broker.receive("q") is None
     assert received(broker, DLQ).dead_letter_reason == MAX_DELIVERY_COUNT_REASON
 
@@ -166,11 +168,9 @@ def test_schedule_releases_at_its_time_and_cancel_drops(clock):
     broker.cancel_scheduled("q", [dropped])
     assert [m.state for m in broker.peek("q", 1, 10)] == [MessageState.SCHEDULED]
     assert broker.receive("q") is None
-    clock.advance(59)
-    broker.tick()
+    elapse(clock, broker, 59)
     assert broker.receive("q") is None
-    clock.advance(1)
-    broker.tick()
+    elapse(clock, broker, 1)
     message = received(broker, "q")
     assert (message.sequence_number, message.enqueued_time) == (kept, at)
     with pytest.raises(MessageNotFound):
@@ -188,14 +188,12 @@ def test_ttl_expiry_dead_letters_or_drops(clock):
                 msg("longer than default", time_to_live=500),
             ],
         )
-        clock.advance(10)
-        broker.tick()
+        elapse(clock, broker, 10)
         assert [m.payload for m in broker.peek("q", 1, 10)] == [
             b"default ttl",
             b"longer than default",
         ]
-        clock.advance(90)
-        broker.tick()
+        elapse(clock, broker, 90)
         assert broker.peek("q", 1, 10) == []
         dead = broker.peek(DLQ, 1, 10)
         if dead_letter:
@@ -209,8 +207,7 @@ def test_a_locked_message_expires_when_its_lock_ends(clock):
     broker = make(clock, default_ttl=10, lock_duration=30)
     broker.send("q", [msg("a")])
     message = received(broker, "q")
-    clock.advance(20)
-    broker.tick()
+    elapse(clock, broker, 20)
     broker.complete("q", lock(message))  # past its TTL, but the lock still holds
 
 
@@ -273,8 +270,7 @@ def test_sqlite_store_round_trip(clock, tmp_path):
     )
     assert reopened.send("q", [msg("dup", "id-a"), msg("new")]) == [5, 6]
     assert [m.payload for m in reopened.peek("q", 1, 10)] == [b"a", b"later", b"new"]
-    clock.advance(60)
-    reopened.tick()
+    elapse(clock, reopened, 60)
     assert [
         m.payload
         for m in (received(reopened, "q"), received(reopened, "q"), received(reopened, "q"))
