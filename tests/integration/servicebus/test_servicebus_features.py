@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,8 +16,12 @@ from azure.servicebus import (
     ServiceBusMessageState,
     ServiceBusReceivedMessage,
     ServiceBusReceiveMode,
+    ServiceBusReceiver,
+    ServiceBusSender,
     ServiceBusSubQueue,
 )
+
+from tests.unit.servicebus.message_properties import EVERY_STRING_PROPERTY
 
 
 def _drain(receiver, expected: int, wait: float = 10):
@@ -90,44 +95,49 @@ def test_auto_lock_renewer_keeps_the_lock(sb_client: ServiceBusClient, queue_nam
         receiver.complete_message(message)
 
 
-def test_schedule_and_cancel(sb_client: ServiceBusClient, queue_name):
+@pytest.fixture
+def sender_and_receiver(
+    sb_client: ServiceBusClient, queue_name
+) -> Iterator[tuple[ServiceBusSender, ServiceBusReceiver]]:
+    """A sender and a receiver, both open, on a fresh queue with the project's defaults."""
     queue = queue_name()
     with (
         sb_client.get_queue_sender(queue) as sender,
         sb_client.get_queue_receiver(queue) as receiver,
     ):
-        at = datetime.now(UTC) + timedelta(seconds=2)
-        kept = sender.schedule_messages(ServiceBusMessage("scheduled"), at)
-        cancelled = sender.schedule_messages([ServiceBusMessage("c1"), ServiceBusMessage("c2")], at)
-        assert len(kept) == 1
-        assert len(cancelled) == 2
-        sender.cancel_scheduled_messages(cancelled)
-        (peeked,) = receiver.peek_messages(max_message_count=5)
-        assert peeked.state == ServiceBusMessageState.SCHEDULED
-        assert receiver.receive_messages(max_wait_time=0.5) == []  # not yet
-        (message,) = _drain(receiver, 1, wait=5)
-        assert datetime.now(UTC) >= at
-        assert str(message) == "scheduled"
-        assert message.sequence_number == kept[0]
-        assert abs((message.scheduled_enqueue_time_utc - at).total_seconds()) < 0.01
-        assert message.enqueued_time_utc >= at - timedelta(milliseconds=5)
-        receiver.complete_message(message)
-        assert _drain(receiver, 1, wait=1) == []
+        yield sender, receiver
 
 
-def test_scheduled_message_sent_with_a_time_on_the_message(sb_client: ServiceBusClient, queue_name):
-    queue = queue_name()
-    with (
-        sb_client.get_queue_sender(queue) as sender,
-        sb_client.get_queue_receiver(queue) as receiver,
-    ):
-        at = datetime.now(UTC) + timedelta(seconds=1.5)
-        sender.send_messages(ServiceBusMessage("via property", scheduled_enqueue_time_utc=at))
-        assert receiver.receive_messages(max_wait_time=0.5) == []
-        (message,) = _drain(receiver, 1, wait=5)
-        assert datetime.now(UTC) >= at
-        assert str(message) == "via property"
-        receiver.complete_message(message)
+def test_schedule_and_cancel(sender_and_receiver):
+    sender, receiver = sender_and_receiver
+    at = datetime.now(UTC) + timedelta(seconds=2)
+    kept = sender.schedule_messages(ServiceBusMessage("scheduled"), at)
+    cancelled = sender.schedule_messages([ServiceBusMessage("c1"), ServiceBusMessage("c2")], at)
+    assert len(kept) == 1
+    assert len(cancelled) == 2
+    sender.cancel_scheduled_messages(cancelled)
+    (peeked,) = receiver.peek_messages(max_message_count=5)
+    assert peeked.state == ServiceBusMessageState.SCHEDULED
+    assert receiver.receive_messages(max_wait_time=0.5) == []  # not yet
+    (message,) = _drain(receiver, 1, wait=5)
+    assert datetime.now(UTC) >= at
+    assert str(message) == "scheduled"
+    assert message.sequence_number == kept[0]
+    assert abs((message.scheduled_enqueue_time_utc - at).total_seconds()) < 0.01
+    assert message.enqueued_time_utc >= at - timedelta(milliseconds=5)
+    receiver.complete_message(message)
+    assert _drain(receiver, 1, wait=1) == []
+
+
+def test_scheduled_message_sent_with_a_time_on_the_message(sender_and_receiver):
+    sender, receiver = sender_and_receiver
+    at = datetime.now(UTC) + timedelta(seconds=1.5)
+    sender.send_messages(ServiceBusMessage("via property", scheduled_enqueue_time_utc=at))
+    assert receiver.receive_messages(max_wait_time=0.5) == []
+    (message,) = _drain(receiver, 1, wait=5)
+    assert datetime.now(UTC) >= at
+    assert str(message) == "via property"
+    receiver.complete_message(message)
 
 
 def test_ttl_expiry_dead_letters_when_configured(sb_client: ServiceBusClient, queue_name):
@@ -173,12 +183,7 @@ def test_every_message_property_round_trips(sb_client: ServiceBusClient, queue_n
     }
     sent = ServiceBusMessage(
         b"\x00binary body\xff",
-        message_id="props-1",
-        correlation_id="corr-9",
-        subject="user.registered",
-        content_type="application/json",
-        reply_to="replies",
-        to="somewhere",
+        **EVERY_STRING_PROPERTY,
         time_to_live=timedelta(hours=2),
         application_properties=app,
     )
@@ -187,16 +192,7 @@ def test_every_message_property_round_trips(sb_client: ServiceBusClient, queue_n
     with sb_client.get_queue_receiver(queue) as receiver:
         (got,) = _drain(receiver, 1)
         assert b"".join(got.body) == b"\x00binary body\xff"
-        assert (got.message_id, got.correlation_id, got.subject) == (
-            "props-1",
-            "corr-9",
-            "user.registered",
-        )
-        assert (got.content_type, got.reply_to, got.to) == (
-            "application/json",
-            "replies",
-            "somewhere",
-        )
+        assert {name: getattr(got, name) for name in EVERY_STRING_PROPERTY} == EVERY_STRING_PROPERTY
         assert got.time_to_live == timedelta(hours=2)
         assert got.expires_at_utc == got.enqueued_time_utc + timedelta(hours=2)
         props = {key.decode(): value for key, value in got.application_properties.items()}

@@ -33,6 +33,7 @@ from localdev.servicebus.broker import (
     SqliteStore,
     StoredMessage,
 )
+from tests.unit.servicebus.message_properties import EVERY_STRING_PROPERTY
 
 
 def section(code: int, value: object) -> bytes:
@@ -67,12 +68,7 @@ def test_sections_of_the_wrong_shape_are_invalid_fields(raw: bytes):
 def test_every_sdk_message_shape_still_passes():
     sent = ServiceBusMessage(
         b"x",
-        message_id="m-1",
-        correlation_id="c",
-        subject="s",
-        content_type="application/json",
-        reply_to="r",
-        to="t",
+        **EVERY_STRING_PROPERTY,
         # The SDK's annotation leaves out None, which it encodes as AMQP null: sent on purpose.
         application_properties={"i": 1, "f": 0.5, "b": True, "s": "ü", "n": None, "y": b"\x00"},  # type: ignore[dict-item]
     )
@@ -81,7 +77,7 @@ def test_every_sdk_message_shape_still_passes():
     raw = bytes(encode_payload(bytearray(), outgoing))
     incoming = parse_message(raw)
     check_stored_payload(incoming.payload)
-    assert incoming.message_id == "m-1"
+    assert incoming.message_id == EVERY_STRING_PROPERTY["message_id"]
 
 
 def test_described_simple_values_are_allowed_in_application_properties():
