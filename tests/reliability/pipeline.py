@@ -18,12 +18,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from azure.data.tables import TableClient
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSubQueue
 
+from ops.ingest_client import synthetic_event
 from shared.ids import registration_id
 from shared.signing import signed_headers
 
@@ -31,22 +32,10 @@ TENANT = "reliability"
 
 
 def new_event(user_id: str | None = None, tenant_id: str = TENANT, **user: Any) -> dict:
-    """A valid v1 event (synthetic data) with a unique user id unless one is given."""
-    return {
-        "type": "user.registered",
-        "schema_version": 1,
-        "tenant": {"id": tenant_id},
-        "connection": {"id": "con_rel", "name": "Username-Password-Authentication",
-                       "strategy": "auth0"},
-        "user": {
-            "user_id": user_id or f"auth0|rel-{uuid.uuid4().hex[:20]}",
-            "email": "signup@example.invalid",
-            "email_verified": False,
-            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            **user,
-        },
-        "request": {"ip": "192.0.2.10", "language": "en"},
-    }  # fmt: skip
+    """ops' synthetic v1 event, with a unique user id unless one is given and `user` overrides."""
+    event = synthetic_event(tenant_id, user_id or f"auth0|rel-{uuid.uuid4().hex[:20]}")
+    event["user"].update(user)
+    return event
 
 
 @dataclass(frozen=True)
