@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -56,8 +56,8 @@ class Stats:
 
     tokens_issued: int = 0
     api_requests: int = 0
-    throttled: int = 0
     search_requests: int = 0
+    throttled: int = 0
 
 
 @dataclass
@@ -247,15 +247,11 @@ def _admin_delete(state: StandIn) -> Any:
 
 def _admin_stats(state: StandIn) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        stats = state.stats
         return web.json_response(
             {
                 "tenant_id": state.tenant_id,
                 "users": len(state.directory),
-                "tokens_issued": stats.tokens_issued,
-                "api_requests": stats.api_requests,
-                "search_requests": stats.search_requests,
-                "throttled": stats.throttled,
+                **asdict(state.stats),
             }
         )
 
