@@ -103,11 +103,12 @@ def test_a_write_that_raced_with_an_erasure_is_undone() -> None:
     real_insert = pipeline.registrations.insert
     inserted: list[str] = []
 
-    def insert_then_erase(entity: Entity) -> None:
-        real_insert(entity)
+    def insert_then_erase(entity: Entity) -> str:
+        etag = real_insert(entity)
         inserted.append(str(entity["PartitionKey"]))
         if len(inserted) == 1:
             pipeline.deliver(deletion_body(USER, T0 + timedelta(hours=1)))  # erasure runs now
+        return etag
 
     # The race is injected by replacing the method on this one instance.
     pipeline.registrations.insert = insert_then_erase  # type: ignore[method-assign]
