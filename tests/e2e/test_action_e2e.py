@@ -169,7 +169,7 @@ def test_the_action_retries_through_a_broker_outage(stack: StackHandle) -> None:
     tenant_id, user_id = event["tenant"]["id"], event["user"]["user_id"]
     # Given the broker is down for longer than the ingest's own 3 s of sends, so the
     # ingest answers 503 with Retry-After
-    stack.kill_emulator()
+    stack.emulator.kill()
     restarter = threading.Timer(5.0, stack.start_emulator)
     restarter.start()
     try:
