@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -36,6 +37,7 @@ from localdev.host.supervisor import Supervisor, check_port_free
 from localdev.processes import python_command
 
 THREADS_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+DISABLED_SETTING = "AzureWebJobs.{function}.Disabled"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -84,6 +86,17 @@ class LoadedApp:
 
     settings: dict[str, str]
     functions: list[AnyFunction]
+    disabled: frozenset[str] = frozenset()  # AzureWebJobs.<name>.Disabled
+
+    def groups(self, spec: str = "") -> list[FunctionGroup]:
+        """The function groups without disabled functions; a group left empty has no instance
+        (HTTP excepted: it still serves the port, and a disabled route answers 404)."""
+        groups = []
+        for group in function_groups(self.functions, spec):
+            enabled = tuple(f for f in group.functions if f.name not in self.disabled)
+            if enabled or group.serves_http:
+                groups.append(dataclasses.replace(group, functions=enabled))
+        return groups
 
 
 def load_app(args: argparse.Namespace) -> LoadedApp:
@@ -95,9 +108,22 @@ def load_app(args: argparse.Namespace) -> LoadedApp:
     functions = discover_functions(load_app_module(args.app), settings)
     if not functions:
         raise StartupError(f"{args.app}: the app has no functions")
+    disabled = frozenset(f.name for f in functions if is_disabled(f.name, settings))
+    if disabled and args.group is None:
+        log_event("host.functions_disabled", functions=sorted(disabled))
     body_size_limit(settings)  # refuse a bad value before any instance starts
     thread_count(settings)
-    return LoadedApp(settings, functions)
+    return LoadedApp(settings, functions, disabled)
+
+
+def is_disabled(function: str, settings: dict[str, str]) -> bool:
+    """`AzureWebJobs.<function>.Disabled` is true: the function is not loaded.
+
+    As in Azure: a disabled HTTP function answers 404 and a disabled trigger
+    receives nothing (its messages wait in the queue).
+    """
+    value = settings.get(DISABLED_SETTING.format(function=function), "")
+    return value.strip().lower() in {"true", "1"}
 
 
 def body_size_limit(settings: dict[str, str]) -> int:
@@ -126,7 +152,7 @@ def state_dir(args: argparse.Namespace) -> Path:
 
 def build_instance(args: argparse.Namespace, loaded: LoadedApp) -> LocalHost:
     """The LocalHost of one instance: its group's functions only."""
-    group = next(g for g in function_groups(loaded.functions) if g.name == args.group)
+    group = next(g for g in loaded.groups() if g.name == args.group)
     keys, _ = HostKeys.from_settings(loaded.settings)
     return LocalHost(
         functions=group.functions,
@@ -147,7 +173,7 @@ def build_instance(args: argparse.Namespace, loaded: LoadedApp) -> LocalHost:
 def build_supervisor(args: argparse.Namespace, loaded: LoadedApp) -> Supervisor:
     """The supervisor of every group's instances; one master key shared by all of them."""
     spec = args.instances if args.instances is not None else loaded.settings.get(INSTANCES_SETTING)
-    groups = function_groups(loaded.functions, spec or "")
+    groups = loaded.groups(spec or "")
     check_port_free(args.host, args.port)
     keys, generated = HostKeys.from_settings(loaded.settings)
     if generated:

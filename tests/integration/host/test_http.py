@@ -205,3 +205,17 @@ async def test_sync_and_async_functions_run_concurrently(sample_host):
     # Then they overlap instead of queueing
     assert all(status == 200 for status, _, _ in results)
     assert asyncio.get_running_loop().time() - started < 3
+
+
+async def test_a_disabled_function_is_not_loaded_as_in_azure(sample_host):
+    # AzureWebJobs.<name>.Disabled: a disabled route answers 404, a disabled queue trigger
+    # never listens, and a group left without functions gets no instance.
+    disabled = {"AzureWebJobs.hello.Disabled": "true", "AzureWebJobs.flaky.Disabled": "1"}
+    host = sample_host(disabled, instances="flaky=2")
+    assert (await request("GET", f"{host.url}/api/hello/ana"))[0] == 404
+    assert (await request("GET", f"{host.url}/api/whoami"))[0] == 200
+    lines = host.log_lines()
+    announced = [line for line in lines if line["message"] == "host.functions_disabled"]
+    assert [line["functions"] for line in announced] == [["flaky", "hello"]]
+    assert not any(line.get("function") == "flaky" for line in lines)
+    assert not any(str(line.get("instance", "")).startswith("function:flaky") for line in lines)

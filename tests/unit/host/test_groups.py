@@ -2,6 +2,7 @@
 
 import pytest
 
+from localdev.host.cli import LoadedApp, is_disabled
 from localdev.host.config import StartupError
 from localdev.host.discovery import HttpFunction, ServiceBusFunction
 from localdev.host.groups import function_groups, parse_instances
@@ -57,3 +58,19 @@ def test_an_app_without_http_still_has_the_http_group_for_its_port():
 def test_bad_specs_are_clear_errors(spec, message):
     with pytest.raises(StartupError, match=message):
         function_groups([http("ingest"), queue("process")], spec)
+
+
+@pytest.mark.parametrize(
+    ("value", "disabled"),
+    [("true", True), ("True", True), ("1", True), ("false", False), ("0", False), ("", False)],
+)
+def test_azure_webjobs_disabled_setting(value: str, disabled: bool) -> None:
+    assert is_disabled("process", {"AzureWebJobs.process.Disabled": value}) is disabled
+
+
+def test_disabled_functions_leave_their_group_but_http_keeps_serving() -> None:
+    app = LoadedApp(
+        {}, [http("ingest"), queue("process"), http("events")], frozenset({"process", "ingest"})
+    )
+    groups = app.groups("process=2")
+    assert [(g.name, [f.name for f in g.functions]) for g in groups] == [("http", ["events"])]
