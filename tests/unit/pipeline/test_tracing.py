@@ -152,6 +152,27 @@ def test_a_broken_sink_never_fails_the_request(harness: PipelineHarness, tmp_pat
     assert len(harness.publisher.messages) == 1
 
 
+def test_the_span_file_is_opened_again_when_it_was_removed_or_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "traces" / "spans.jsonl"
+    sink = JsonLinesSink(path)
+    tracer = Tracer(sink)
+    names = []
+    for name in ("first", "after-removal", "after-replacement"):
+        with tracer.span(name, None):
+            names.append(name)
+        if name == "first":
+            path.unlink()
+        elif name == "after-removal":
+            moved = path.with_suffix(".old")
+            path.rename(moved)
+            path.write_text("")
+    sink.close()
+    assert [json.loads(line)["name"] for line in path.read_text().splitlines()] == [
+        "after-replacement"
+    ]
+    assert json.loads(moved.read_text())["name"] == "after-removal"
+
+
 class RecordingDeletions:
     """A `DeletionHandler` that keeps what it was given."""
 
