@@ -4,10 +4,13 @@ Four figures, each a ratio against a baseline measured in this run:
 
 - processor drain: registrations queued while the host is down, then drained
   into the table by the local host running the real function_app, against
-  the same conditional writes (`RegistrationWriter.save`) straight to Azurite
-  on as many threads as the host runs invocations (the storage limit); and
-  the host's CPU per processed message against the raw writes' CPU per write;
-- ingest: signed POSTs through the host by concurrent aiohttp clients,
+  the same conditional writes (the processor's own writer: entity, index
+  entry, tombstone read) straight to Azurite in as many processes as the host
+  runs processor instances, each on maxConcurrentCalls threads (the storage
+  limit); and the host's CPU per processed message against the raw writes'
+  CPU per write;
+- ingest: signed POSTs through the host (its processor disabled: on Flex
+  the HTTP instances share no CPU with it) by concurrent aiohttp clients,
   against the same POSTs to the thinnest possible forwarder on the same
   stack (`bench.forwarder`: an aiohttp handler that sends the raw body to the
   queue, no checks) at the same concurrency; the p99/p50 latency spread; and
@@ -31,7 +34,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -55,6 +60,7 @@ from bench.forwarder import Forwarder
 from bench.harness import Measurement, percentile, report, run_concurrently, timed
 from ingest.service import build_message
 from localdev.host.config import load_host_options
+from localdev.host.groups import parse_instances
 from localdev.host.process import ROOT
 from localdev.ports import free_port
 from localdev.servicebus.process import connection_string as emulator_connection_string
@@ -64,15 +70,14 @@ from localdev.stack import (
     ensure_local_settings,
 )
 from ops.ingest_client import synthetic_event
-from shared import clients, keys
+from shared import keys
 from shared.events import canonical_json, parse_event
 from shared.ids import new_correlation_id, registration_id
 from shared.publisher import OutgoingMessage
 from shared.registrations import Registration
-from shared.settings import load_settings
+from shared.runtime import AppContext
+from shared.settings import Settings
 from shared.signing import signed_headers
-from shared.tablestore import AzureTableStore
-from shared.writes import RegistrationWriter
 
 TENANT = "bench"
 ENTITIES_PER_REGISTRATION = 2  # the registration and its time-index entry
@@ -97,7 +102,8 @@ class Sizes:
 
 FULL = Sizes(10_000, 8_000, 20.0, 16, 300, 10, 10.0, 30.0, 3_000)
 QUICK = Sizes(1_000, 600, 10.0, 16, 100, 10, 10.0, 8.0, 400)
-DEFAULT_INSTANCES = "http=2"  # Flex Consumption scales HTTP out; each Service Bus trigger alone
+PROCESSOR_DISABLED = "AzureWebJobs.process_registration.Disabled"
+DEFAULT_INSTANCES = "http=2,process_registration=2"  # Flex scales each group out on its own
 
 
 # -- workload ---------------------------------------------------------------------------------
@@ -156,6 +162,8 @@ class BenchStack:
         self.stack = LocalStack(config, say=lambda _: None)
         self.values = self.stack.effective_settings()
         self.concurrency = load_host_options(ROOT / "host.json").service_bus.max_concurrent_calls
+        counts = parse_instances(instances or "")
+        self.processor_instances = counts.get("function:process_registration", 1)
         self._log_offset = 0
 
     def start_backends(self) -> None:
@@ -180,15 +188,18 @@ class BenchStack:
             self.stack.azurite.connection_string, name or self.values["REGISTRATIONS_TABLE"]
         )
 
-    def writer(self, table_name: str) -> RegistrationWriter:
-        """The processor's writer, built the way the host builds it, on `table_name`."""
-        settings = load_settings(self.stack.config.settings_path).model_copy(
-            update={"tables_connection": self.stack.azurite.connection_string}
-        )
-        service = clients.build_table_service_client(settings)
-        store = AzureTableStore(service.get_table_client(table_name))
-        store.ensure_table()
-        return RegistrationWriter(store)
+    @contextlib.contextmanager
+    def settings_values(self, values: dict[str, str]) -> Iterator[None]:
+        """`values` added to the stack's local.settings.json for the hosts started inside."""
+        path = self.stack.config.settings_path
+        original = path.read_text(encoding="utf-8")
+        document = json.loads(original)
+        document["Values"].update(values)
+        path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        try:
+            yield
+        finally:
+            path.write_text(original, encoding="utf-8")
 
     # -- the host and its log ---------------------------------------------------------------
 
@@ -336,29 +347,93 @@ def drain_through_host(
     return sending.elapsed, drained
 
 
+def _raw_writer_process(
+    settings: dict[str, str],
+    registrations: list[Registration],
+    concurrency: int,
+    ready: Any,
+    go: Any,
+    results: Any,
+) -> None:
+    """One baseline process: the processor's writer on `concurrency` threads, timed from `go`."""
+    context = AppContext(Settings.model_validate(settings))
+    writer = context.processor_writer
+    writer.save(registrations[0])  # connections and tables warm before the timing
+    ready.release()
+    go.wait()
+    started, cpu = time.time(), time.process_time()
+    run_concurrently(writer.save, registrations[1:], concurrency)
+    results.put((started, time.time(), time.process_time() - cpu, len(registrations) - 1))
+
+
+def raw_conditional_writes(
+    stack: BenchStack, count: int, processes: int, concurrency: int
+) -> tuple[float, float, int]:
+    """The processor's writes straight to Azurite, laid out as the host runs them.
+
+    `processes` processes (the processor's instances) with `concurrency` threads each
+    (maxConcurrentCalls), on a fresh table and tombstone table: (seconds from the
+    common start to the last write, their CPU seconds, writes timed).
+    """
+    table = f"benchraw{uuid.uuid4().hex[:8]}"
+    settings = {
+        "TablesConnection": stack.stack.azurite.connection_string,
+        "REGISTRATIONS_TABLE": table,
+        "TOMBSTONES_TABLE": f"{table}tomb",
+    }
+    spawn = multiprocessing.get_context("spawn")
+    ready, go, results = spawn.Semaphore(0), spawn.Event(), spawn.Queue()
+    shares = [new_events(count // processes + 1, f"raw{n}") for n in range(processes)]
+    workers = []
+    for share in shares:
+        registrations = [registration_of(outgoing(e)) for e in share]
+        arguments = (settings, registrations, concurrency, ready, go, results)
+        workers.append(spawn.Process(target=_raw_writer_process, args=arguments))
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in workers:
+            if not ready.acquire(timeout=120):
+                raise RuntimeError("a baseline writer process did not start")
+        go.set()
+        finished = [results.get(timeout=600) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+    seconds = max(end for _, end, _, _ in finished) - min(start for start, _, _, _ in finished)
+    return seconds, sum(cpu for *_, cpu, _ in finished), sum(n for *_, n in finished)
+
+
 def bench_drain(stack: BenchStack, sizes: Sizes) -> list[Measurement]:
-    """Host drain rate against the raw rate of the same conditional writes to Azurite."""
-    concurrency = stack.concurrency
-    raw = [registration_of(outgoing(e)) for e in new_events(sizes.drain, "raw")]
-    writer = stack.writer(f"benchraw{uuid.uuid4().hex[:8]}")
-    with CpuMeter([os.getpid()]) as raw_cpu:
-        raw_seconds = run_concurrently(writer.save, raw, concurrency)
+    """Host drain rate against the same conditional writes straight to Azurite.
+
+    The baseline runs the processor's own writer (`AppContext.processor_writer`:
+    the entity, its index entry and the tombstone read) in as many processes as
+    the host runs processor instances, each on maxConcurrentCalls threads: the
+    same writes at the same concurrency, minus the queue and the host.
+    """
+    concurrency, processes = stack.concurrency, stack.processor_instances
+    raw_seconds, raw_cpu, raw_count = raw_conditional_writes(
+        stack, sizes.drain, processes, concurrency
+    )
     queued = [to_servicebus(outgoing(e)) for e in new_events(sizes.drain, "drain")]
     host_cpu = CpuMeter([])
     _, host_seconds = drain_through_host(stack, queued, len(queued), cpu=host_cpu)
     details = {
         "registrations": sizes.drain,
-        "concurrency": concurrency,
+        "processor_instances": processes,
+        "concurrency_per_instance": concurrency,
         "host_seconds": round(host_seconds, 2),
+        "raw_writes": raw_count,
         "raw_write_seconds": round(raw_seconds, 2),
     }
     return [
-        Measurement("processor drain", sizes.drain / host_seconds, sizes.drain / raw_seconds,
+        Measurement("processor drain", sizes.drain / host_seconds, raw_count / raw_seconds,
                     "registrations/s", goal_min=0.9, details=details),
         Measurement("drain CPU per processed message", per_item_ms(host_cpu, sizes.drain),
-                    per_item_ms(raw_cpu, sizes.drain), "ms CPU (vs raw write)",
+                    raw_cpu * 1000 / raw_count, "ms CPU (vs raw write)",
                     details={"host_cpu_s": round(host_cpu.seconds, 2),
-                             "raw_cpu_s": round(raw_cpu.seconds, 2)}),
+                             "raw_cpu_s": round(raw_cpu, 2)}),
     ]  # fmt: skip
 
 
@@ -457,15 +532,24 @@ def forwarder_load(stack: BenchStack, sizes: Sizes) -> tuple[Load, float]:
 
 
 def bench_ingest(stack: BenchStack, sizes: Sizes) -> list[Measurement]:
-    """Accepted POSTs/s through the host against the thin forwarder; p99/p50; CPU per request."""
-    # The processor runs in both runs (the forwarder's messages are valid signups too), and
-    # each run starts on an empty queue.
-    http_cpu = CpuMeter([stack.host_pid], only=host_group("http"))
-    posted = post_load(stack, sizes, cpu=http_cpu)
+    """Accepted POSTs/s through the host against the thin forwarder; p99/p50; CPU per request.
+
+    Ingest alone, as on Flex Consumption, where the HTTP instances share no CPU with
+    the processor's: the host runs with its Service Bus trigger disabled
+    (`AzureWebJobs.process_registration.Disabled`), and no host runs beside the
+    forwarder. Each run starts on an empty queue; the host is left stopped.
+    """
+    http_cpu = CpuMeter([], only=host_group("http"))
     stack.stop_host()
     purge_queue(stack)
-    stack.start_host()
+    with stack.settings_values({PROCESSOR_DISABLED: "true"}):
+        stack.start_host()
+        http_cpu.pids = [pid for pid in (stack.host_pid,) if pid is not None]
+        posted = post_load(stack, sizes, cpu=http_cpu)
+        stack.stop_host()
+    purge_queue(stack)
     thin, thin_cpu = forwarder_load(stack, sizes)
+    purge_queue(stack)
     details = {
         "concurrency": sizes.ingest_concurrency,
         "requests": len(posted.statuses),
@@ -697,9 +781,7 @@ def run(sizes: Sizes, instances: str | None) -> list[Measurement]:
         stack.start_host()
         results = bench_latency(stack, sizes)  # first: an empty queue, an idle host
         results += bench_end_to_end(stack, sizes)  # it waits until all are stored
-        results += bench_ingest(stack, sizes)
-        stack.stop_host()
-        purge_queue(stack)  # what the processor had not drained yet of the ingest runs
+        results += bench_ingest(stack, sizes)  # it leaves the host stopped, the queue empty
         results[:0] = bench_drain(stack, sizes)
         results += storm_or_failure(stack, sizes)
         return results

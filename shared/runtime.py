@@ -185,16 +185,20 @@ class AppContext:
         return IngestService(self.webhook_verifier, self.publisher, tracer=self.tracer)
 
     @lazy
+    def processor_writer(self) -> RegistrationWriter:
+        """The processor's writer: it never brings an erased signup back (processor.deletions)."""
+        from processor.deletions import TombstoneAwareWriter
+
+        registrations = self.table_store(self.settings.registrations_table)
+        return TombstoneAwareWriter(registrations, self.tombstones)
+
+    @lazy
     def processor(self) -> RegistrationProcessor:
         """The processor role's service."""
-        from processor.deletions import TombstoneAwareWriter
         from processor.service import RegistrationProcessor
 
-        # The processor's writes never bring an erased signup back (see processor.deletions).
-        registrations = self.table_store(self.settings.registrations_table)
-        writer = TombstoneAwareWriter(registrations, self.tombstones)
         return RegistrationProcessor(
-            writer,
+            self.processor_writer,
             self.failure_log,
             deletions=lambda: self.deletion_processor,
             tracer=self.tracer,
