@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.events import canonical_json
 from shared.ids import canonical_ms
-from shared.send_fields import signup_connection, user_fields
+from shared.send_fields import payload_v1
 
 SOURCE = "event-stream"
 
@@ -20,21 +20,14 @@ SOURCE = "event-stream"
 def registration_payload(
     user: dict[str, Any], tenant_id: str, send_fields: frozenset[str]
 ) -> dict[str, Any]:
-    """Payload v1 for one created user (not yet validated: `validate_event` does that)."""
-    body_user = user_fields(user, send_fields)
-    if isinstance(user.get("created_at"), str):  # as every path sends it: UTC milliseconds
-        body_user["created_at"] = canonical_ms(user["created_at"])
-    document: dict[str, Any] = {
-        "type": "user.registered",
-        "schema_version": 1,
-        "tenant": {"id": tenant_id},
-        "user": body_user,
-        "source": SOURCE,
-    }
-    connection = signup_connection(user)
-    if connection:
-        document["connection"] = connection
-    return document
+    """Payload v1 for one created user (not yet validated: `validate_event` does that).
+
+    A text `created_at` is put in the form every path sends (UTC milliseconds); any other
+    value is left for the validator to reject, so the delivery is kept with that cause.
+    """
+    created_at = user.get("created_at")
+    canonical = canonical_ms(created_at) if isinstance(created_at, str) else None
+    return payload_v1(user, tenant_id, send_fields, SOURCE, canonical)
 
 
 def body_of(document: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from shared.events import canonical_json, validate_event
 from shared.ids import canonical_ms, new_correlation_id, registration_id
 from shared.publisher import OutgoingMessage
-from shared.send_fields import signup_connection, user_fields
+from shared.send_fields import payload_v1
 
 SOURCE = "reconcile"
 
@@ -37,18 +37,8 @@ def registration_payload(
     user: dict[str, Any], tenant_id: str, send_fields: frozenset[str]
 ) -> dict[str, Any]:
     """Payload v1 for `user` (validated: a user Auth0 returns malformed raises InvalidEvent)."""
-    body_user = user_fields(user, send_fields)
-    body_user["created_at"] = canonical_ms(created_at(user))
-    payload: dict[str, Any] = {
-        "type": "user.registered",
-        "schema_version": 1,
-        "source": SOURCE,
-        "tenant": {"id": tenant_id},
-        "user": body_user,
-    }
-    connection = signup_connection(user)
-    if connection:
-        payload["connection"] = connection
+    canonical = canonical_ms(created_at(user))
+    payload = payload_v1(user, tenant_id, send_fields, SOURCE, canonical)
     validate_event(payload)
     return payload
 

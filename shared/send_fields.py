@@ -2,10 +2,10 @@
 
 Every path that builds payload v1 from an Auth0 user object (the Management
 API's, for the reconciler; a CloudEvent's `data.object`, for Event Streams)
-selects its fields here, so each sends what the Action sends for the same user
-and the same setting: the required fields and those that identify nobody
-always, a personal field only when SEND_FIELDS names it (or says `all`), and
-nothing else (no identities, no login counts, no IPs). The names and the
+builds it here (`payload_v1`), so each sends what the Action sends for the
+same user and the same setting: the required fields and those that identify
+nobody always, a personal field only when SEND_FIELDS names it (or says
+`all`), and nothing else (no identities, no login counts, no IPs). The names and the
 parsing mirror the Action's (auth0/src/payload.js: OPTIONAL_FIELDS,
 parseFieldSelection).
 """
@@ -57,7 +57,7 @@ def parse_send_fields(value: str | None) -> FieldSelection:
 def user_fields(user: Mapping[str, Any], selected: frozenset[str]) -> dict[str, Any]:
     """The fields of `user` payload v1 carries, values as given; absent and null ones left out.
 
-    The caller puts `created_at` in its canonical form (each source gives it differently).
+    `payload_v1` replaces `created_at` by the canonical form its caller reads (sources differ).
     """
     names = (*ALWAYS_USER_FIELDS, *(name for name in OPTIONAL_USER_FIELDS if name in selected))
     return {name: user[name] for name in names if user.get(name) is not None}
@@ -74,3 +74,32 @@ def signup_connection(user: Mapping[str, Any]) -> dict[str, str]:
         return {}
     connection = {"name": first.get("connection"), "strategy": first.get("provider")}
     return {key: value for key, value in connection.items() if isinstance(value, str) and value}
+
+
+def payload_v1(
+    user: Mapping[str, Any],
+    tenant_id: str,
+    send_fields: frozenset[str],
+    source: str,
+    created_at: str | None,
+) -> dict[str, Any]:
+    """Payload v1 for one Auth0 user, as `source` sends it (not validated: `validate_event` is).
+
+    `created_at`, already canonical (`shared.ids.canonical_ms`), replaces the user's own:
+    each source receives it in its own form and decides how to read it. With None the
+    user's value is kept as given, for the validator to judge.
+    """
+    body_user = user_fields(user, send_fields)
+    if created_at is not None:
+        body_user["created_at"] = created_at
+    document: dict[str, Any] = {
+        "type": "user.registered",
+        "schema_version": 1,
+        "tenant": {"id": tenant_id},
+        "user": body_user,
+        "source": source,
+    }
+    connection = signup_connection(user)
+    if connection:
+        document["connection"] = connection
+    return document
