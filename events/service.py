@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from events.cloudevents import CREATED, Ignored, StreamEvent, Unusable, read_delivery
 from events.payload import SOURCE, body_of, registration_payload
-from ingest.service import RETRY_AFTER_SECONDS, IngestRequest, IngestResponse, problem
+from ingest.service import RETRY_AFTER_SECONDS, IngestRequest, IngestResponse, answer, problem
 from shared import keys
 from shared.erasure import DELETION_TYPE, UserDeletion
 from shared.errors import (
@@ -43,13 +43,7 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.events import EVENT_TYPE, validate_event
-from shared.ids import (
-    correlation_id_from_headers,
-    deletion_id,
-    new_correlation_id,
-    registration_id,
-)
-from shared.log import log_outcome
+from shared.ids import deletion_id, registration_id
 from shared.publisher import OutgoingMessage, PublishRejected, RegistrationPublisher
 from shared.rejections import RejectionLog
 from shared.retries import INGEST_PUBLISH_RETRY, RetryPolicy
@@ -85,7 +79,7 @@ class EventStreamService:
     tracer: Tracer = NO_TRACER
 
     def handle(self, request: IngestRequest, correlation_id: str) -> IngestResponse:
-        """Answer one delivery (raises for 401/415/503 and the unexpected: see `respond`).
+        """Answer one delivery (raises for 401/415/503 and the unexpected: see `problem_for`).
 
         An authenticated delivery is one span continuing the caller's
         `traceparent` (or starting a trace); its child around the publish is
@@ -194,37 +188,23 @@ def _object_fields(exc: InvalidEvent) -> str:
 
 
 def respond(service: Callable[[], EventStreamService], request: IngestRequest) -> IngestResponse:
-    """Run the service and map every outcome to an answer, logging one line per delivery."""
-    started = time.monotonic()
-    correlation_id = correlation_id_from_headers(dict(request.headers)) or new_correlation_id()
-    error_type = None
-    try:
-        response = service().handle(request, correlation_id)
-    except BearerTokenError:
+    """Answer one delivery: `problem_for` answers what the service raises."""
+    return answer(service, request, logger=logger, event="event-stream", failure_answer=problem_for)
+
+
+def problem_for(exc: Exception, correlation_id: str) -> tuple[IngestResponse, str | None]:
+    """The answer to a delivery the service raised for, and the error type for its log line."""
+    if isinstance(exc, BearerTokenError):
         response = problem(401, "Missing or wrong bearer token", correlation_id)
         response.headers["WWW-Authenticate"] = "Bearer"
-    except UnsupportedMediaType:
+        return response, None
+    if isinstance(exc, UnsupportedMediaType):
         title = "Unsupported media type: send application/json or application/cloudevents+json"
-        response = problem(415, title, correlation_id)
-    except (NotConfigured, QueueUnavailable, StorageUnavailable) as exc:
+        return problem(415, title, correlation_id), None
+    if isinstance(exc, NotConfigured | QueueUnavailable | StorageUnavailable):
         title = "Service not configured" if isinstance(exc, NotConfigured) else "Unavailable"
         response = problem(503, f"{title}, retry later", correlation_id)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        error_type = type(exc).__name__
-    except Exception as exc:
-        logger.exception("event stream delivery failed (correlation_id=%s)", correlation_id)
-        response = problem(500, "Internal error", correlation_id)
-        error_type = type(exc).__name__
-    response.headers["x-correlation-id"] = correlation_id
-    log_outcome(
-        logger,
-        "event-stream",
-        level=logging.INFO if response.status < 500 else logging.ERROR,
-        status=response.status,
-        outcome=str(response.body["status"]) if response.status < 300 else "rejected",
-        message_id=response.body.get("id"),
-        correlation_id=correlation_id,
-        error_type=error_type,
-        duration_ms=round((time.monotonic() - started) * 1000, 1),
-    )
-    return response
+        return response, type(exc).__name__
+    logger.exception("event stream delivery failed (correlation_id=%s)", correlation_id)
+    return problem(500, "Internal error", correlation_id), type(exc).__name__

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from shared import keys
 from shared.errors import (
@@ -163,26 +164,49 @@ class IngestService:
         return parse_event(text)
 
 
-def respond(service: Callable[[], IngestService], request: IngestRequest) -> IngestResponse:
-    """Run the service and map every outcome to an answer, logging one line per request."""
+class RequestHandler(Protocol):
+    """A role's service behind an HTTP route: decides the answer, raises for the rest."""
+
+    def handle(self, request: IngestRequest, correlation_id: str) -> IngestResponse: ...
+
+
+FailureAnswer = Callable[[Exception, str], tuple[IngestResponse, str | None]]
+
+
+def answer(
+    service: Callable[[], RequestHandler],
+    request: IngestRequest,
+    *,
+    logger: logging.Logger,
+    event: str,
+    failure_answer: FailureAnswer,
+    logged_once: frozenset[str] = frozenset(),
+) -> IngestResponse:
+    """Run a route's service and answer every outcome, logging one line per request.
+
+    The frame both HTTP routes share: the caller's correlation id (or a new one)
+    on every answer as `x-correlation-id`; `failure_answer` turns whatever the
+    service raises (building it too) into the answer and the error type to log;
+    one `event` line says how it went, at ERROR for a 5xx unless its error type
+    is in `logged_once` (a cause already logged as an error where it was found:
+    then WARNING, so the log does not repeat that error per request).
+    """
     started = time.monotonic()
     correlation_id = correlation_id_from_headers(dict(request.headers)) or new_correlation_id()
     error_type = None
     try:
         response = service().handle(request, correlation_id)
     except Exception as exc:
-        response, error_type = problem_for(exc, correlation_id)
+        response, error_type = failure_answer(exc, correlation_id)
     response.headers["x-correlation-id"] = correlation_id
     status = response.status
-    # A misconfigured secret was logged once, as an error, where it was read: its
-    # requests' lines are warnings, so the log does not repeat the error per request.
-    serious = status >= 500 and error_type not in _CONFIGURATION_ERRORS
+    serious = status >= 500 and error_type not in logged_once
     log_outcome(
         logger,
-        "ingest",
+        event,
         level=logging.ERROR if serious else logging.INFO if status < 500 else logging.WARNING,
         status=status,
-        outcome="accepted" if status == 202 else "rejected",
+        outcome=str(response.body["status"]) if status < 300 else "rejected",
         message_id=response.body.get("id"),
         correlation_id=correlation_id,
         error_type=error_type,
@@ -191,6 +215,19 @@ def respond(service: Callable[[], IngestService], request: IngestRequest) -> Ing
     return response
 
 
+def respond(service: Callable[[], IngestService], request: IngestRequest) -> IngestResponse:
+    """Answer one signed registration: `problem_for` answers every failure."""
+    return answer(
+        service,
+        request,
+        logger=logger,
+        event="ingest",
+        failure_answer=problem_for,
+        logged_once=_CONFIGURATION_ERRORS,
+    )
+
+
+# A misconfigured secret is logged once, as an error, where it is read.
 _CONFIGURATION_ERRORS = frozenset({"Misconfigured", "SettingsError"})
 
 
