@@ -24,6 +24,7 @@ from typing import Any
 
 from processor.service import IncomingMessage, record_failure
 from shared import keys
+from shared.audit_rows import erased_user_selection, summary_entity
 from shared.erasure import Eraser, ErasureResult, UserDeletion, erase_registration, parse_deletion
 from shared.errors import PermanentError
 from shared.failures import FailureLog
@@ -31,12 +32,10 @@ from shared.log import log_outcome
 from shared.registrations import Registration
 from shared.retries import PROCESSOR_TABLE_RETRY, RetryPolicy
 from shared.tablestore import Entity, TableStore
-from shared.tombstones import TombstoneStore, subject_hash
+from shared.tombstones import TombstoneStore
 from shared.writes import RegistrationWriter, WriteOutcome, index_keys
 
 logger = logging.getLogger("processor")
-AUDIT_ACTION_PARTITION = "action"  # the operators' audit row format (ops.audit.record)
-_INVERT_FROM = 10**19
 APP_OPERATOR = "app:processor"
 
 
@@ -78,22 +77,20 @@ def audit_entity(
     deletion time and the message id, so a redelivery updates the same row.
     """
     started = deletion.deleted_at
-    micros = int(started.timestamp() * 1_000_000)
-    return {
-        "PartitionKey": AUDIT_ACTION_PARTITION,
-        "RowKey": f"{_INVERT_FROM - micros:020d}_{message_id}",
+    columns = {
         "action_id": message_id,
         "action": "erase",
         "operator": APP_OPERATOR,
         "queue": "",
-        "selection": "user " + subject_hash(deletion.tenant.id, deletion.user.user_id)[:32],
+        "selection": erased_user_selection(deletion.tenant.id, deletion.user.user_id),
         "started_at": keys.iso(started),
         "finished_at": keys.iso(finished_at),
         "selected": 1,
         "outcome": "completed",
-        "counts": json.dumps(result.counts(), sort_keys=True),
+        "counts": result.counts(),
         "chunks": 0,
     }
+    return summary_entity(started, columns)
 
 
 class DeletionProcessor:

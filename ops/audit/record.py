@@ -12,24 +12,8 @@ Stored in Table Storage (`AUDIT_TABLE`, default `opsaudit`):
   `running`.
 
 `ops audit list` shows this table beside APP_AUDIT_TABLE (default
-`apperasures`), where the app records the erasures it performs itself. A row
-there uses the same summary format, so anything that writes one writes:
-
-    PartitionKey  "action"
-    RowKey        f"{10**19 - started_at_epoch_microseconds:020d}_{action_id}"
-    action_id     a unique id (e.g. the message id)
-    action        "erase"
-    operator      who: "app:processor" (an operator's row: "entra:<upn> oid=<oid>"
-                  in Azure, "local:<name>" with a connection string)
-    queue         "" (or the queue the action read)
-    selection     what it acted on, never personal data: "user <hash of tenant + user id>"
-    started_at    when (datetime or ISO 8601 text, UTC)
-    finished_at   when it ended (or null)
-    selected      count: how many things it acted on
-    outcome       "completed", "succeeded", "failed", ...
-    counts        JSON object text, e.g. {"registrations": 1, "dead_letters": 0}
-    error         one line, or null
-    chunks        0 (no item partitions)
+`apperasures`), where the app records the erasures it performs itself, in the
+same summary format (`shared.audit_rows`).
 """
 
 from __future__ import annotations
@@ -41,24 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from shared import audit_rows
+from shared.audit_rows import ENTITY_COLUMNS, SUMMARY_COLUMNS, summary_row_key
+
 ITEMS_PER_ENTITY = 100
-_INVERT_FROM = 10**19  # > any epoch microsecond count for the next 250,000 years
-ACTION_PARTITION = "action"
-# An action's summary as `audit list --json` shows it, in that order; its entity adds the keys
-# and `chunks`, its row the handled messages (`message_ids`, `items`).
-SUMMARY_COLUMNS = (
-    "action_id",
-    "action",
-    "operator",
-    "queue",
-    "selection",
-    "started_at",
-    "finished_at",
-    "outcome",
-    "selected",
-    "counts",
-    "error",
-)
 
 
 @dataclass
@@ -82,8 +52,7 @@ class AuditEntry:
     @property
     def row_key(self) -> str:
         """Inverted start time first, so ascending key order is newest first."""
-        micros = int(self.started_at.timestamp() * 1_000_000)
-        return f"{_INVERT_FROM - micros:020d}_{self.action_id}"
+        return summary_row_key(self.started_at, self.action_id)
 
     @property
     def message_ids(self) -> list[str]:
@@ -91,7 +60,7 @@ class AuditEntry:
         return [str(item.get("message_id")) for item in self.items]
 
     def row(self) -> dict[str, Any]:
-        """The `audit list` row."""
+        """The `audit list` row: the summary columns, then the handled messages."""
         return {name: getattr(self, name) for name in (*SUMMARY_COLUMNS, "message_ids", "items")}
 
 
@@ -165,10 +134,9 @@ class AuditTrail:
 
 
 def summary_entity(entry: AuditEntry) -> dict[str, Any]:
-    """The Table entity for an action's summary (`counts` as JSON text: tables hold no objects)."""
-    columns = {name: getattr(entry, name) for name in (*SUMMARY_COLUMNS, "chunks")}
-    columns["counts"] = json.dumps(entry.counts, sort_keys=True)
-    return {"PartitionKey": ACTION_PARTITION, "RowKey": entry.row_key, **columns}
+    """The Table entity for an action's summary."""
+    columns = {name: getattr(entry, name) for name in ENTITY_COLUMNS}
+    return audit_rows.summary_entity(entry.started_at, columns)
 
 
 def entry_from_entity(entity: Mapping[str, Any]) -> AuditEntry:

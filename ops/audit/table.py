@@ -11,14 +11,9 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from ops.audit.record import (
-    ACTION_PARTITION,
-    AuditEntry,
-    entry_from_entity,
-    items_partition,
-    summary_entity,
-)
+from ops.audit.record import AuditEntry, entry_from_entity, items_partition, summary_entity
 from ops.errors import sdk_errors
+from shared.audit_rows import ACTION_PARTITION
 
 
 class TableAuditStore:

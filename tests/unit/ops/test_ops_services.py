@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 
-from ops.audit.record import ITEMS_PER_ENTITY, AuditTrail
+from ops.audit.record import ITEMS_PER_ENTITY, AuditTrail, entry_from_entity, summary_entity
 from ops.cli.output import Output
 from ops.errors import OpsError, UsageProblem
 from ops.ingest_client import IngestAnswer, webhook_id_for
 from ops.registrations import export
 from ops.signups import load_event_file, send_events, signup_events
 from ops.smoke import SMOKE_TENANT, SmokeRun, delete_registration
+from processor.deletions import audit_entity
+from shared import audit_rows
+from shared.erasure import ErasureResult, UserDeletion
 from shared.events import parse_event
 from shared.ids import registration_id
 from shared.registrations import Registration, RegistrationReader
@@ -173,6 +176,25 @@ def test_audit_items_are_chunked_to_fit_a_table_property_and_listed_newest_first
     assert [e.action_id for e in store.recent(10)] == [newer.action_id, older.action_id]
     assert store.recent(1)[0].message_ids == [f"m{n}" for n in range(250)]
     assert older.row_key > newer.row_key
+
+
+def test_the_apps_erasure_row_is_an_operators_summary_row():
+    deleted_at = datetime(2026, 11, 27, 8, 0, 0, 123456, tzinfo=UTC)
+    deletion = UserDeletion.of("acme", "auth0|gone", deleted_at, "event-stream")
+    result = ErasureResult(deleted_at, entities=1)
+    row = audit_entity(deletion, "del_1", result, deleted_at)
+
+    entry = entry_from_entity(row)
+
+    assert entry.row_key == row["RowKey"]
+    assert set(summary_entity(entry)) == {*row, "error"}  # the app's row has no error column
+    assert json.loads(row["counts"]) == entry.counts == result.counts()
+
+
+def test_a_summary_column_outside_the_format_is_refused():
+    started = datetime(2026, 11, 27, tzinfo=UTC)
+    with pytest.raises(ValueError, match="user_id"):
+        audit_rows.summary_entity(started, {"action_id": "a1", "counts": {}, "user_id": "auth0|1"})
 
 
 def test_json_mode_writes_one_object_per_line_and_no_table():
