@@ -80,4 +80,4 @@ reliability: setup
 	$(PYTEST) -m slow tests/reliability -p no:randomly
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) node_modules auth0/node_modules auth0/tenant/actions/*/code.js .localdev .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/results
+	rm -rf $(VENV) $(INFRA_VENV) node_modules auth0/node_modules auth0/tenant/actions/*/code.js .localdev .mypy_cache .ruff_cache .pytest_cache .hypothesis

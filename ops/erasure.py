@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 from ops.audit.record import AuditTrail
 from ops.errors import OpsError, one_line
+from shared.audit_rows import erased_user_selection
 from shared.erasure import ErasureResult
 from shared.errors import PipelineError
-from shared.tombstones import subject_hash
 
 
 class UserEraser(Protocol):
@@ -26,11 +26,6 @@ class UserEraser(Protocol):
     def erase(self, tenant_id: str, user_id: str, deleted_at: datetime) -> ErasureResult:
         """Tombstone the user, then remove every copy of their data."""
         ...
-
-
-def audit_selection(tenant_id: str, user_id: str) -> str:
-    """How an audit row names an erased user: a hash, never the id."""
-    return "user " + subject_hash(tenant_id, user_id)[:32]
 
 
 def erase_user(
@@ -42,7 +37,7 @@ def erase_user(
 ) -> dict[str, Any]:
     """Erase one user in one tenant; the result row (counts, audit id)."""
     try:
-        entry = audit.begin("erase", "", audit_selection(tenant_id, user_id), 1)
+        entry = audit.begin("erase", "", erased_user_selection(tenant_id, user_id), 1)
     except OpsError as exc:
         raise OpsError(f"nothing was erased: the audit record cannot be written ({exc})") from exc
     try:

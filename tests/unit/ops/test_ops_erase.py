@@ -10,8 +10,9 @@ import pytest
 
 from ops.audit.record import AuditTrail
 from ops.cli import app as cli
-from ops.erasure import audit_selection, erase_user
+from ops.erasure import erase_user
 from ops.errors import OpsError
+from shared.audit_rows import erased_user_selection
 from shared.erasure import Eraser
 from shared.errors import QueueUnavailable
 from shared.failures import FailureLog
@@ -55,7 +56,7 @@ def test_erase_removes_the_user_and_audits_a_hash_not_the_id() -> None:
     assert row["dead_letters"] == 1
     [entry] = audit_store.recent(1)
     assert (entry.action, entry.outcome, entry.operator) == ("erase", "succeeded", "local:ana")
-    assert entry.selection == audit_selection(TENANT, USER)
+    assert entry.selection == erased_user_selection(TENANT, USER)
     assert USER not in json.dumps(entry.row(), default=str)
     assert "erase-me" not in json.dumps(entry.row(), default=str)
 
