@@ -7,6 +7,7 @@ short TTLs, no duplicate detection.
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Callable, Iterator
 
@@ -28,6 +29,18 @@ FLAVOURS: dict[str, dict[str, object]] = {
     "nodup": {"RequiresDuplicateDetection": False},
 }
 QueueFactory = Callable[..., str]
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """Fail the test that leaves a socket open, not whichever test runs when it is collected.
+
+    The SDK's connections sit in reference cycles, so a socket they leave open is finalized,
+    with its ResourceWarning, only when the garbage collector next runs: that may be many
+    tests later, on an xdist worker, and a different test each run.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
