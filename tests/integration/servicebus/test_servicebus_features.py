@@ -32,6 +32,16 @@ def _drain(receiver, expected: int, wait: float = 10):
     return got
 
 
+def _scheduled_in(seconds: float) -> datetime:
+    """A time `seconds` from now, to the millisecond: all an AMQP timestamp carries.
+
+    The emulator enqueues at the time as sent, so a finer time would be up to a millisecond
+    later than the moment the message may arrive.
+    """
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def test_receive_and_delete_removes_on_delivery(sb_client: ServiceBusClient, queue_name):
     queue = queue_name()
     with sb_client.get_queue_sender(queue) as sender:
@@ -110,7 +120,7 @@ def sender_and_receiver(
 
 def test_schedule_and_cancel(sender_and_receiver):
     sender, receiver = sender_and_receiver
-    at = datetime.now(UTC) + timedelta(seconds=2)
+    at = _scheduled_in(2)
     kept = sender.schedule_messages(ServiceBusMessage("scheduled"), at)
     cancelled = sender.schedule_messages([ServiceBusMessage("c1"), ServiceBusMessage("c2")], at)
     assert len(kept) == 1
@@ -131,7 +141,7 @@ def test_schedule_and_cancel(sender_and_receiver):
 
 def test_scheduled_message_sent_with_a_time_on_the_message(sender_and_receiver):
     sender, receiver = sender_and_receiver
-    at = datetime.now(UTC) + timedelta(seconds=1.5)
+    at = _scheduled_in(1.5)
     sender.send_messages(ServiceBusMessage("via property", scheduled_enqueue_time_utc=at))
     assert receiver.receive_messages(max_wait_time=0.5) == []
     (message,) = _drain(receiver, 1, wait=5)
